@@ -1,0 +1,44 @@
+# taiko-preconf: common tasks. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+FORGE := tools/node_modules/.bin/forge
+CARGO ?= cargo
+
+.PHONY: tools contracts contracts-check test test-rust test-contracts lint fmt bench clean
+
+tools:
+	@tools/install.sh
+
+## Build the contracts and refresh the committed ABI/bytecode the Rust side uses.
+contracts: tools
+	cd contracts && ../$(FORGE) build
+	node contracts/export-artifacts.mjs
+
+## Fail if the committed artifacts are not what the sources compile to.
+contracts-check: tools
+	cd contracts && ../$(FORGE) build
+	node contracts/export-artifacts.mjs --check
+
+test-contracts: tools
+	cd contracts && ../$(FORGE) test
+
+test-rust: tools
+	$(CARGO) test --workspace
+
+## Everything: contract artifacts fresh, forge tests, Rust tests.
+test: contracts-check test-contracts test-rust
+
+lint: tools
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd contracts && ../$(FORGE) fmt --check
+
+fmt: tools
+	$(CARGO) fmt --all
+	cd contracts && ../$(FORGE) fmt
+
+bench:
+	$(CARGO) run --release -p taiko-preconf -- bench import
+
+clean:
+	$(CARGO) clean
+	rm -rf contracts/out contracts/cache
