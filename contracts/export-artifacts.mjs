@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
-const CONTRACTS = [['l2/TaikoAnchor.sol', 'TaikoAnchor']];
+const CONTRACTS = [
+  ['l2/TaikoAnchor.sol', 'TaikoAnchor'],
+  ['bench/BenchToken.sol', 'BenchToken'],
+];
 const check = process.argv.includes('--check');
 let stale = [];
 fs.mkdirSync(path.join(here, 'artifacts'), { recursive: true });

@@ -13,3 +13,9 @@ alloy::sol!(
     TaikoAnchor,
     "../artifacts/TaikoAnchor.json"
 );
+
+alloy::sol!(
+    #[sol(all_derives)]
+    BenchToken,
+    "../artifacts/BenchToken.json"
+);

@@ -22,6 +22,12 @@ impl SealedBlock {
         Self { hash: block.header.hash_slow(), block }
     }
 
+    /// Wraps a block with a hash claimed by someone else (for instance a peer); importing
+    /// checks the claim.
+    pub fn new_unchecked(block: Block, hash: B256) -> Self {
+        Self { hash, block }
+    }
+
     /// Builds a block from a header and its transactions, and seals it.
     pub fn from_parts(header: Header, transactions: Vec<TxEnvelope>) -> Self {
         Self::seal(Block {

@@ -1,0 +1,299 @@
+//! Block execution shared by building and importing.
+
+use crate::{
+    BlockAttributes, BuildError, ImportError, TaikoSpec,
+    anchor::{AnchorInput, anchor_transaction, decode_anchor_calldata},
+    txlist::TxListBudget,
+};
+use alloy::{
+    consensus::{
+        EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt,
+        proofs::{calculate_receipt_root, calculate_transaction_root},
+        transaction::Recovered,
+    },
+    eips::{Encodable2718, eip7685::EMPTY_REQUESTS_HASH},
+    primitives::{Address, B256, Bloom, Bytes, U256},
+    trie::EMPTY_ROOT_HASH,
+};
+use alloy_evm::{
+    Evm, EvmEnv, EvmFactory,
+    block::{BlockExecutionError, BlockExecutor},
+    eth::{EthBlockExecutionCtx, EthBlockExecutor, EthEvm, EthEvmFactory, receipt_builder::AlloyReceiptBuilder},
+    precompiles::PrecompilesMap,
+};
+use revm::{
+    context::{BlockEnv, CfgEnv, TxEnv},
+    context_interface::block::BlobExcessGasAndPrice,
+    database::{State, states::bundle_state::BundleRetention},
+    database_interface::{DatabaseCommitExt, WrapDatabaseRef},
+    inspector::NoOpInspector,
+    primitives::{eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE, hardfork::SpecId},
+};
+use std::borrow::Cow;
+use taiko_chainspec::{ChainSpec, GOLDEN_TOUCH_ADDRESS};
+use taiko_store::{ExecutedBlock, SealedBlock, StateChanges, StateProvider, Store, StoreError, TrieUndo};
+
+type Db<'a> = State<WrapDatabaseRef<&'a StateProvider>>;
+type TaikoEvm<'a> = EthEvm<Db<'a>, NoOpInspector, PrecompilesMap>;
+type Executor<'a> = EthBlockExecutor<'a, TaikoEvm<'a>, TaikoSpec<'a>, AlloyReceiptBuilder>;
+
+/// The result of executing a block: the block, its state changes, and the undo record of the
+/// store's tries, which now hold the block's state. The engine commits the block with
+/// [`Store::commit_block`] or puts the tries back with [`Store::undo_trie`].
+#[derive(Debug)]
+#[must_use = "the store's tries hold this block's state until it is committed or undone"]
+pub struct ExecutionOutcome {
+    /// The executed block with senders and receipts.
+    pub executed: ExecutedBlock,
+    /// Post-state of everything the block touched.
+    pub changes: StateChanges,
+    /// Undo record of the tries.
+    pub trie_undo: TrieUndo,
+    /// The block's tx list (anchor excluded) as Taiko proposes it: zlib(RLP(list)).
+    pub tx_list: Bytes,
+}
+
+/// The parent's values that shape the next block.
+pub(crate) struct ParentInfo<'a> {
+    pub(crate) header: &'a Header,
+    pub(crate) hash: B256,
+}
+
+/// An in-progress block on top of `latest`.
+pub(crate) struct BlockRun<'a> {
+    spec: &'a ChainSpec,
+    exec: Executor<'a>,
+    pub(crate) txs: Vec<TxEnvelope>,
+    pub(crate) senders: Vec<Address>,
+    coinbase: Address,
+    coinbase_share: u128,
+    treasury_share: u128,
+    pub(crate) base_fee: u64,
+    pub(crate) gas_used: u64,
+    pub(crate) budget: TxListBudget,
+}
+
+/// Base fee and anchor nonce for the next block, read from the state at the parent.
+pub(crate) fn next_block_params(
+    spec: &ChainSpec,
+    state: &StateProvider,
+    parent: &Header,
+    timestamp: u64,
+) -> Result<(u64, u64), StoreError> {
+    // TaikoAnchor packs gasExcess (bits 0..64) and parentTimestamp (bits 64..128) in slot 0.
+    let slot0 = state.storage(&spec.anchor_address, &U256::ZERO)?;
+    let mask = U256::from(u64::MAX);
+    let gas_excess = (slot0 & mask).to::<u64>();
+    let parent_ts = ((slot0 >> 64usize) & mask).to::<u64>();
+    let parent_gas_used = u32::try_from(parent.gas_used).unwrap_or(u32::MAX);
+    let fee = spec.base_fee_config().calculate(gas_excess, parent_gas_used, parent_ts, timestamp);
+    let nonce = state.account(&GOLDEN_TOUCH_ADDRESS)?.map(|a| a.nonce).unwrap_or(0);
+    Ok((fee.base_fee, nonce))
+}
+
+impl<'a> BlockRun<'a> {
+    /// Starts a block: environment, pre-execution system calls.
+    pub(crate) fn start(
+        spec: &'a ChainSpec,
+        state: &'a StateProvider,
+        parent: &ParentInfo<'_>,
+        attrs: &BlockAttributes,
+        base_fee: u64,
+        max_tx_list_bytes: usize,
+    ) -> Result<Self, BlockExecutionError> {
+        let number = parent.header.number + 1;
+        let cfg = CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(spec.chain_id);
+        let block_env = BlockEnv {
+            number: U256::from(number),
+            beneficiary: attrs.coinbase,
+            timestamp: U256::from(attrs.timestamp),
+            gas_limit: spec.block_gas_limit(),
+            basefee: base_fee,
+            difficulty: U256::ZERO,
+            prevrandao: Some(ChainSpec::difficulty(number)),
+            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(
+                0,
+                BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+            )),
+            ..Default::default()
+        };
+        let db = State::builder().with_database_ref(state).with_bundle_update().build();
+        let evm = EthEvmFactory::default().create_evm(db, EvmEnv::new(cfg, block_env));
+        let ctx = EthBlockExecutionCtx {
+            parent_hash: parent.hash,
+            parent_beacon_block_root: Some(attrs.parent_beacon_block_root),
+            ommers: &[],
+            withdrawals: Some(Cow::Owned(vec![])),
+            extra_data: attrs.extra_data.clone(),
+            tx_count_hint: None,
+            slot_number: None,
+        };
+        let mut exec = EthBlockExecutor::new(evm, ctx, TaikoSpec(spec), AlloyReceiptBuilder::default());
+        exec.apply_pre_execution_changes()?;
+        Ok(Self {
+            spec,
+            exec,
+            txs: Vec::new(),
+            senders: Vec::new(),
+            coinbase: attrs.coinbase,
+            coinbase_share: 0,
+            treasury_share: 0,
+            base_fee,
+            gas_used: 0,
+            budget: TxListBudget::new(max_tx_list_bytes),
+        })
+    }
+
+    /// Executes the anchor transaction, which is neither charged nor refunded.
+    pub(crate) fn apply_anchor(&mut self, anchor: TxEnvelope) -> Result<(), String> {
+        let recovered = Recovered::new_unchecked(anchor, GOLDEN_TOUCH_ADDRESS);
+        self.exec.evm_mut().cfg.disable_fee_charge = true;
+        let out = self.exec.execute_transaction_without_commit(&recovered);
+        self.exec.evm_mut().cfg.disable_fee_charge = false;
+        let out = out.map_err(|e| e.to_string())?;
+        let result = &out.result.result;
+        if !result.is_success() {
+            return Err(format!("{result:?}"));
+        }
+        let gas = self.exec.commit_transaction(out);
+        self.gas_used += gas.tx_gas_used();
+        let (tx, sender) = recovered.into_parts();
+        self.txs.push(tx);
+        self.senders.push(sender);
+        Ok(())
+    }
+
+    /// Executes and commits a user transaction; on error nothing changes.
+    pub(crate) fn apply_transaction(
+        &mut self,
+        tx: &Recovered<TxEnvelope>,
+    ) -> Result<(), BlockExecutionError> {
+        let out = self.exec.execute_transaction_without_commit(tx)?;
+        let gas = self.exec.commit_transaction(out).tx_gas_used();
+        self.gas_used += gas;
+        let base_fee_paid = self.base_fee as u128 * gas as u128;
+        let (to_coinbase, to_treasury) =
+            self.spec.base_fee_config().split_fee(U256::from(base_fee_paid));
+        self.coinbase_share += to_coinbase.to::<u128>();
+        self.treasury_share += to_treasury.to::<u128>();
+        self.txs.push(tx.inner().clone());
+        self.senders.push(tx.signer());
+        Ok(())
+    }
+
+    /// Remaining block gas.
+    pub(crate) fn gas_left(&self) -> u64 {
+        self.spec.block_gas_limit().saturating_sub(self.gas_used)
+    }
+
+    /// Finishes execution: fee sharing, post-execution calls, the state changes, the header
+    /// (with the state root from the store's tries, which keep the block's state).
+    pub(crate) fn finish(
+        self,
+        store: &Store,
+        parent: &ParentInfo<'_>,
+        attrs: &BlockAttributes,
+    ) -> Result<(Header, ExecutionOutcome), BlockExecutionError> {
+        let Self { spec, exec, txs, senders, coinbase, coinbase_share, treasury_share, base_fee, budget, .. } =
+            self;
+        let (mut evm, result) = exec.finish()?;
+        let db = evm.db_mut();
+        let shares = [(coinbase, coinbase_share), (spec.treasury(), treasury_share)];
+        db.increment_balances(shares.into_iter().filter(|(_, v)| *v > 0))
+            .map_err(BlockExecutionError::other)?;
+        db.merge_transitions(BundleRetention::Reverts);
+        let bundle = db.take_bundle();
+        let changes = StateChanges::from_bundle(&bundle);
+        let (state_root, trie_undo) = store.apply_to_trie(&changes).map_err(BlockExecutionError::other)?;
+
+        let receipts: Vec<ReceiptEnvelope> = result.receipts;
+        let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
+        let requests_hash = if result.requests.is_empty() {
+            EMPTY_REQUESTS_HASH
+        } else {
+            result.requests.requests_hash()
+        };
+        let number = parent.header.number + 1;
+        let header = Header {
+            parent_hash: parent.hash,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: coinbase,
+            state_root,
+            transactions_root: calculate_transaction_root(&txs),
+            receipts_root: calculate_receipt_root(&receipts),
+            logs_bloom,
+            difficulty: U256::ZERO,
+            number,
+            gas_limit: spec.block_gas_limit(),
+            gas_used: result.gas_used,
+            timestamp: attrs.timestamp,
+            extra_data: attrs.extra_data.clone(),
+            mix_hash: ChainSpec::difficulty(number),
+            nonce: Default::default(),
+            base_fee_per_gas: Some(base_fee),
+            withdrawals_root: Some(EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(attrs.parent_beacon_block_root),
+            requests_hash: Some(requests_hash),
+            ..Default::default()
+        };
+        let tx_list = budget.finish();
+        let block = SealedBlock::from_parts(header.clone(), txs);
+        Ok((
+            header,
+            ExecutionOutcome {
+                executed: ExecutedBlock { block, senders, receipts },
+                changes,
+                trie_undo,
+                tx_list,
+            },
+        ))
+    }
+}
+
+/// Checks that `parent` is the store's `latest`, the only block the executor can build on.
+pub(crate) fn check_parent_is_latest(store: &Store, parent_hash: B256) -> Result<(), StoreError> {
+    let latest = store.heads()?.latest;
+    if latest.hash != parent_hash {
+        return Err(StoreError::NotChildOfHead { number: latest.number + 1, hash: parent_hash, head: latest });
+    }
+    Ok(())
+}
+
+/// Rebuilds the anchor transaction a block must start with and checks it byte for byte.
+pub(crate) fn expected_anchor(
+    spec: &ChainSpec,
+    first: &TxEnvelope,
+    nonce: u64,
+    base_fee: u64,
+    parent: &Header,
+) -> Result<TxEnvelope, ImportError> {
+    let (input, _) = decode_anchor_calldata(first.input()).ok_or(ImportError::MissingAnchor)?;
+    let expected = anchor_from_parent(spec, nonce, base_fee, &input, parent);
+    if expected.encoded_2718() != first.encoded_2718() {
+        return Err(ImportError::InvalidAnchor);
+    }
+    Ok(expected)
+}
+
+/// The anchor transaction for a block on top of `parent`.
+pub(crate) fn anchor_from_parent(
+    spec: &ChainSpec,
+    nonce: u64,
+    base_fee: u64,
+    input: &AnchorInput,
+    parent: &Header,
+) -> TxEnvelope {
+    let parent_gas_used = u32::try_from(parent.gas_used).unwrap_or(u32::MAX);
+    anchor_transaction(spec, nonce, base_fee, input, parent_gas_used)
+}
+
+/// Turns an executor error at a user transaction into the build error that names it.
+pub(crate) fn build_error(e: BlockExecutionError) -> BuildError {
+    BuildError::Execution(e.to_string())
+}
+
+/// `TxEnv` conversion is implemented by alloy-evm; keep the type in scope for readers.
+#[allow(dead_code)]
+type _TxEnv = TxEnv;

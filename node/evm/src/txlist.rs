@@ -1,0 +1,105 @@
+//! The compressed tx-list budget: Taiko proposes a block's transactions (anchor excluded) as
+//! zlib(RLP(list)), and a block must fit its configured maximum.
+//!
+//! Compressing the whole list after every candidate would make building quadratic. The budget
+//! keeps the concatenated RLP items and the size of the last exact compression; a candidate is
+//! accepted without compressing while that size plus the raw bytes added since (plus deflate's
+//! worst-case framing) fits. Only when that bound reaches the limit does it compress exactly and
+//! take the result as the new base, a bounded number of times per block.
+
+use alloy::{
+    consensus::TxEnvelope,
+    primitives::Bytes,
+    rlp::{Encodable, Header as RlpHeader},
+};
+use flate2::{Compression, write::ZlibEncoder};
+use std::io::Write;
+
+/// Exact compressions allowed per block once near the limit.
+const MAX_EXACT_CHECKS: usize = 16;
+
+/// Tracks a block's tx list against the compressed-size limit.
+#[derive(Debug)]
+pub(crate) struct TxListBudget {
+    max: usize,
+    items: Vec<u8>,
+    exact_checks: usize,
+    /// Raw item bytes covered by the last exact compression, and its compressed size.
+    base: (usize, usize),
+}
+
+/// zlib of the RLP list whose items are already encoded in `items`.
+fn compress_items(items: &[u8]) -> Vec<u8> {
+    let mut list = Vec::with_capacity(items.len() + 9);
+    RlpHeader { list: true, payload_length: items.len() }.encode(&mut list);
+    list.extend_from_slice(items);
+    let mut enc = ZlibEncoder::new(Vec::with_capacity(list.len() / 2 + 64), Compression::default());
+    enc.write_all(&list).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// zlib(RLP(list)) of transactions, as proposed to L1.
+pub fn compress_tx_list(txs: &[TxEnvelope]) -> Vec<u8> {
+    let mut items = Vec::new();
+    for tx in txs {
+        tx.encode(&mut items);
+    }
+    compress_items(&items)
+}
+
+impl TxListBudget {
+    pub(crate) fn new(max: usize) -> Self {
+        Self { max, items: Vec::new(), exact_checks: 0, base: (0, 0) }
+    }
+
+    /// Whether the worst case of compressing `raw` item bytes still fits.
+    fn surely_fits(&self, raw: usize) -> bool {
+        let (base_raw, base_compressed) = self.base;
+        let added = raw.saturating_sub(base_raw);
+        // RLP list header, zlib header and checksum, 5 bytes per 16 KiB stored block at worst.
+        base_compressed + added + 9 + 6 + (added / 16_384 + 1) * 5 + 32 <= self.max
+    }
+
+    /// Adds `tx` if the list still fits; returns whether it did.
+    pub(crate) fn try_add(&mut self, tx: &TxEnvelope) -> bool {
+        let start = self.items.len();
+        tx.encode(&mut self.items);
+        if self.surely_fits(self.items.len()) {
+            return true;
+        }
+        if self.exact_checks < MAX_EXACT_CHECKS {
+            self.exact_checks += 1;
+            let compressed = compress_items(&self.items).len();
+            if compressed <= self.max {
+                self.base = (self.items.len(), compressed);
+                return true;
+            }
+        }
+        self.items.truncate(start);
+        false
+    }
+
+    /// Appends `tx` without checking (import checks the final size).
+    pub(crate) fn push(&mut self, tx: &TxEnvelope) {
+        tx.encode(&mut self.items);
+    }
+
+    /// Removes the last added `tx` (it failed to execute).
+    pub(crate) fn remove_last(&mut self, tx: &TxEnvelope) {
+        let len = tx.length();
+        self.items.truncate(self.items.len().saturating_sub(len));
+        if self.base.0 > self.items.len() {
+            self.base = (0, 0);
+        }
+    }
+
+    /// Whether another exact check is possible (building can stop early when not).
+    pub(crate) fn exhausted(&self) -> bool {
+        self.exact_checks >= MAX_EXACT_CHECKS && !self.surely_fits(self.items.len() + 100)
+    }
+
+    /// The compressed list.
+    pub(crate) fn finish(self) -> Bytes {
+        compress_items(&self.items).into()
+    }
+}
