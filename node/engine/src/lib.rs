@@ -1,1 +1,406 @@
-//! placeholder
+//! The engine: the single writer of the chain, driven like an execution client's Engine API.
+//!
+//! # Design
+//!
+//! [`Engine`] is an actor owning the [`Store`]; everything else talks to it through a cloneable
+//! [`EngineHandle`] (a message enum with oneshot replies, as in reth):
+//!
+//! - [`EngineHandle::new_payload`] validates a block. If its parent is `latest` it is fully
+//!   re-executed ([`taiko_evm::import_block`]) and kept as *valid*, not yet canonical; otherwise
+//!   it is buffered as *accepted* and executed when a fork choice selects it.
+//! - [`EngineHandle::build_payload`] builds a block on `latest` from a transaction source and
+//!   keeps it the same way (the sequencer's path).
+//! - [`EngineHandle::fork_choice_updated`] makes a known block the head: it appends, unwinds
+//!   or reorgs (unwind to the fork point, then execute and commit the new branch; if the branch
+//!   turns out invalid the old one is restored), moves `safe` and `finalized`, and reports the
+//!   change to the ExEx manager as `ChainCommitted`, `ChainReorged` or `ChainReverted`.
+//!
+//! Heads are published on a `watch` channel ([`EngineHandle::heads`]). Reorgs are limited to the
+//! store's revert window and never go below `finalized`.
+
+#![warn(missing_docs, unreachable_pub)]
+
+use alloy::{consensus::Header, eips::BlockNumHash, primitives::{Address, B256}};
+use std::{collections::HashMap, sync::Arc};
+use taiko_chainspec::ChainSpec;
+use taiko_evm::{BlockAttributes, BuildLimits, ExecutionOutcome, ImportError, SkippedTx, TxSource};
+use taiko_node_exex::{Chain, ExExManagerHandle, ExExNotification};
+use taiko_store::{ExecutedBlock, Heads, SealedBlock, StateChanges, Store, StoreError};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+/// The result of [`EngineHandle::new_payload`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadStatus {
+    /// Fully executed and valid; canonical once a fork choice selects it.
+    Valid,
+    /// Stored for later execution (its parent is not `latest`).
+    Accepted,
+    /// Rejected.
+    Invalid(ImportError),
+}
+
+/// Head, safe and finalized block hashes; `B256::ZERO` leaves safe/finalized unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ForkchoiceState {
+    /// New head.
+    pub head: B256,
+    /// New safe block.
+    pub safe: B256,
+    /// New finalized block.
+    pub finalized: B256,
+}
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The head (or one of its ancestors) is unknown.
+    #[error("unknown block {0}")]
+    UnknownBlock(B256),
+    /// The new branch contains an invalid block; the old chain was kept.
+    #[error("invalid block {hash} in the new branch: {error}")]
+    InvalidBranch {
+        /// The invalid block.
+        hash: B256,
+        /// Why.
+        error: ImportError,
+    },
+    /// The fork point is below `finalized`.
+    #[error("reorg to block {target} would go below finalized block {finalized}")]
+    BelowFinalized {
+        /// Fork point.
+        target: u64,
+        /// Finalized number.
+        finalized: u64,
+    },
+    /// Safe or finalized is not canonical or is above the head.
+    #[error("safe/finalized block {0} is not an ancestor of the head")]
+    InvalidSafeOrFinalized(B256),
+    /// Building failed.
+    #[error("building: {0}")]
+    Build(#[from] taiko_evm::BuildError),
+    /// The engine stopped.
+    #[error("engine stopped")]
+    Stopped,
+}
+
+/// A built payload.
+#[derive(Debug, Clone)]
+pub struct BuiltPayload {
+    /// The block (not canonical until a fork choice selects it).
+    pub block: ExecutedBlock,
+    /// Its compressed tx list, as it will be proposed.
+    pub tx_list: alloy::primitives::Bytes,
+    /// Candidates left out.
+    pub skipped: Vec<SkippedTx>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
+
+enum Message {
+    NewPayload { block: SealedBlock, senders: Option<Vec<Address>>, reply: Reply<PayloadStatus> },
+    ForkChoiceUpdated { state: ForkchoiceState, reply: Reply<Heads> },
+    BuildPayload { attrs: BlockAttributes, source: Box<dyn TxSource + Send>, limits: BuildLimits, reply: Reply<BuiltPayload> },
+}
+
+/// A cloneable handle to the engine actor.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    tx: mpsc::UnboundedSender<Message>,
+    heads: watch::Receiver<Heads>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("engine message")
+    }
+}
+
+impl EngineHandle {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Message) -> Result<T, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Validates a block (see the crate docs).
+    pub async fn new_payload(&self, block: SealedBlock, senders: Option<Vec<Address>>) -> Result<PayloadStatus, EngineError> {
+        self.call(|reply| Message::NewPayload { block, senders, reply }).await
+    }
+
+    /// Makes `state.head` the head and moves safe/finalized.
+    pub async fn fork_choice_updated(&self, state: ForkchoiceState) -> Result<Heads, EngineError> {
+        self.call(|reply| Message::ForkChoiceUpdated { state, reply }).await
+    }
+
+    /// Builds a block on `latest`.
+    pub async fn build_payload(
+        &self,
+        attrs: BlockAttributes,
+        source: Box<dyn TxSource + Send>,
+        limits: BuildLimits,
+    ) -> Result<BuiltPayload, EngineError> {
+        self.call(|reply| Message::BuildPayload { attrs, source, limits, reply }).await
+    }
+
+    /// The current heads, updated on every change.
+    pub fn heads(&self) -> watch::Receiver<Heads> {
+        self.heads.clone()
+    }
+}
+
+/// A validated block waiting for a fork choice, with the changes to commit it.
+struct Pending {
+    outcome_block: ExecutedBlock,
+    changes: StateChanges,
+}
+
+/// The engine actor.
+pub struct Engine {
+    spec: Arc<ChainSpec>,
+    store: Arc<Store>,
+    exex: Option<ExExManagerHandle>,
+    valid: HashMap<B256, Pending>,
+    buffered: HashMap<B256, (SealedBlock, Option<Vec<Address>>)>,
+    heads: watch::Sender<Heads>,
+    rx: mpsc::UnboundedReceiver<Message>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("valid", &self.valid.len()).field("buffered", &self.buffered.len()).finish()
+    }
+}
+
+/// Most blocks kept waiting for a fork choice.
+const MAX_WAITING: usize = 1024;
+
+impl Engine {
+    /// Creates the engine and its handle. Run it with [`Engine::run`].
+    pub fn new(store: Arc<Store>, exex: Option<ExExManagerHandle>) -> Result<(Self, EngineHandle), EngineError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (heads_tx, heads_rx) = watch::channel(store.heads()?);
+        let spec = store.chain_spec().clone();
+        let engine = Self { spec, store, exex, valid: HashMap::new(), buffered: HashMap::new(), heads: heads_tx, rx };
+        Ok((engine, EngineHandle { tx, heads: heads_rx }))
+    }
+
+    /// Serves messages until every handle is dropped.
+    pub async fn run(mut self) {
+        while let Some(msg) = self.rx.recv().await {
+            // Execution is CPU-bound; keep the runtime's other tasks moving.
+            tokio::task::block_in_place(|| self.handle(msg));
+        }
+        debug!(target: "engine", "all handles dropped, engine stops");
+    }
+
+    /// Handles one message synchronously (used by [`Self::run`], and by tests directly).
+    fn handle(&mut self, msg: Message) {
+        match msg {
+            Message::NewPayload { block, senders, reply } => {
+                let _ = reply.send(self.on_new_payload(block, senders));
+            }
+            Message::ForkChoiceUpdated { state, reply } => {
+                let _ = reply.send(self.on_fork_choice(state));
+            }
+            Message::BuildPayload { attrs, mut source, limits, reply } => {
+                let _ = reply.send(self.on_build(attrs, source.as_mut(), limits));
+            }
+        }
+    }
+
+    fn latest(&self) -> Result<(Header, B256), EngineError> {
+        let header = self.store.latest_header()?;
+        let hash = header.hash_slow();
+        Ok((header, hash))
+    }
+
+    /// Keeps an executed outcome as a valid pending block and puts the tries back.
+    fn keep(&mut self, outcome: ExecutionOutcome) -> ExecutedBlock {
+        self.store.undo_trie(outcome.trie_undo);
+        let block = outcome.executed.clone();
+        if self.valid.len() >= MAX_WAITING {
+            self.valid.clear();
+        }
+        self.valid.insert(block.block.hash(), Pending { outcome_block: outcome.executed, changes: outcome.changes });
+        block
+    }
+
+    fn on_build(&mut self, attrs: BlockAttributes, source: &mut dyn TxSource, limits: BuildLimits) -> Result<BuiltPayload, EngineError> {
+        let (parent, parent_hash) = self.latest()?;
+        let mut source = DynSource(source);
+        let built = taiko_evm::build_block(&self.spec, &self.store, &parent, parent_hash, &attrs, &mut source, limits)?;
+        let tx_list = built.outcome.tx_list.clone();
+        let block = self.keep(built.outcome);
+        Ok(BuiltPayload { block, tx_list, skipped: built.skipped })
+    }
+
+    fn on_new_payload(&mut self, block: SealedBlock, senders: Option<Vec<Address>>) -> Result<PayloadStatus, EngineError> {
+        let hash = block.hash();
+        if self.valid.contains_key(&hash) || self.store.block_number(hash)?.is_some() {
+            return Ok(PayloadStatus::Valid);
+        }
+        let (parent, parent_hash) = self.latest()?;
+        if block.header().parent_hash != parent_hash {
+            if self.buffered.len() >= MAX_WAITING {
+                self.buffered.clear();
+            }
+            self.buffered.insert(hash, (block, senders));
+            return Ok(PayloadStatus::Accepted);
+        }
+        match taiko_evm::import_block(&self.spec, &self.store, &parent, parent_hash, &block, senders.as_deref()) {
+            Ok(outcome) => {
+                self.keep(outcome);
+                Ok(PayloadStatus::Valid)
+            }
+            Err(e) => {
+                warn!(target: "engine", %hash, error = %e, "invalid payload");
+                Ok(PayloadStatus::Invalid(e))
+            }
+        }
+    }
+
+    /// Looks up a non-canonical block by hash.
+    fn side_block(&self, hash: &B256) -> Option<(SealedBlock, Option<Vec<Address>>)> {
+        if let Some(p) = self.valid.get(hash) {
+            return Some((p.outcome_block.block.clone(), Some(p.outcome_block.senders.clone())));
+        }
+        self.buffered.get(hash).cloned()
+    }
+
+    fn on_fork_choice(&mut self, state: ForkchoiceState) -> Result<Heads, EngineError> {
+        let heads = self.store.heads()?;
+        if state.head != heads.latest.hash {
+            self.set_head(state.head, heads)?;
+        }
+        self.set_safe_finalized(state)?;
+        let heads = self.store.heads()?;
+        self.heads.send_replace(heads);
+        Ok(heads)
+    }
+
+    fn set_safe_finalized(&mut self, state: ForkchoiceState) -> Result<(), EngineError> {
+        if state.safe.is_zero() && state.finalized.is_zero() {
+            return Ok(());
+        }
+        let heads = self.store.heads()?;
+        let number = |h: B256, current: BlockNumHash| -> Result<u64, EngineError> {
+            if h.is_zero() {
+                return Ok(current.number);
+            }
+            self.store.block_number(h)?.ok_or(EngineError::InvalidSafeOrFinalized(h))
+        };
+        let safe = number(state.safe, heads.safe)?;
+        let finalized = number(state.finalized, heads.finalized)?;
+        if finalized > safe {
+            return Err(EngineError::InvalidSafeOrFinalized(state.finalized));
+        }
+        if finalized < heads.finalized.number {
+            return Err(EngineError::InvalidSafeOrFinalized(state.finalized));
+        }
+        self.store.set_safe_finalized(safe, finalized)?;
+        Ok(())
+    }
+
+    fn set_head(&mut self, head: B256, heads: Heads) -> Result<(), EngineError> {
+        // Canonical ancestor: a plain revert.
+        if let Some(number) = self.store.block_number(head)? {
+            if number < heads.finalized.number {
+                return Err(EngineError::BelowFinalized { target: number, finalized: heads.finalized.number });
+            }
+            let old = self.store.unwind_to(number)?;
+            info!(target: "engine", to = number, removed = old.len(), "reverted head");
+            self.notify(ExExNotification::ChainReverted { old: Arc::new(Chain::new(old)) });
+            return Ok(());
+        }
+        // Walk back through known side blocks to the canonical chain.
+        let mut branch = Vec::new();
+        let mut cursor = head;
+        let fork_point = loop {
+            if let Some(n) = self.store.block_number(cursor)? {
+                break n;
+            }
+            let (block, senders) = self.side_block(&cursor).ok_or(EngineError::UnknownBlock(cursor))?;
+            cursor = block.header().parent_hash;
+            branch.push((block, senders));
+        };
+        branch.reverse();
+        if fork_point < heads.finalized.number {
+            return Err(EngineError::BelowFinalized { target: fork_point, finalized: heads.finalized.number });
+        }
+        let old = self.store.unwind_to(fork_point)?;
+        let mut new = Vec::with_capacity(branch.len());
+        for (block, senders) in branch {
+            match self.commit_block(&block, senders.as_deref()) {
+                Ok(executed) => new.push(executed),
+                Err(error) => {
+                    warn!(target: "engine", hash = %block.hash(), %error, "new branch is invalid; restoring the old chain");
+                    self.store.unwind_to(fork_point)?;
+                    for b in &old {
+                        self.commit_block(&b.block, Some(&b.senders)).map_err(|e| EngineError::InvalidBranch { hash: b.block.hash(), error: e })?;
+                    }
+                    return Err(EngineError::InvalidBranch { hash: block.hash(), error });
+                }
+            }
+        }
+        for b in &new {
+            self.buffered.remove(&b.block.hash());
+            self.valid.remove(&b.block.hash());
+        }
+        let new = Arc::new(Chain::new(new));
+        info!(target: "engine", head = new.tip().block.number(), hash = %head, reorged = old.len(), "new head");
+        if old.is_empty() {
+            self.notify(ExExNotification::ChainCommitted { new });
+        } else {
+            self.notify(ExExNotification::ChainReorged { old: Arc::new(Chain::new(old)), new });
+        }
+        Ok(())
+    }
+
+    /// Executes (or takes the validated result of) a child of `latest` and commits it.
+    fn commit_block(&mut self, block: &SealedBlock, senders: Option<&[Address]>) -> Result<ExecutedBlock, ImportError> {
+        let (parent, parent_hash) = self.latest().map_err(|e| ImportError::Store(e.to_string()))?;
+        let (executed, changes, undo) = match self.valid.remove(&block.hash()) {
+            Some(p) if block.header().parent_hash == parent_hash => {
+                let (root, undo) = self.store.apply_to_trie(&p.changes)?;
+                if root != block.header().state_root {
+                    self.store.undo_trie(undo);
+                    return Err(ImportError::HeaderMismatch { field: "state_root", expected: root.to_string(), got: block.header().state_root.to_string() });
+                }
+                (p.outcome_block, p.changes, undo)
+            }
+            _ => {
+                let o = taiko_evm::import_block(&self.spec, &self.store, &parent, parent_hash, block, senders)?;
+                (o.executed, o.changes, o.trie_undo)
+            }
+        };
+        if let Err(e) = self.store.commit_block(&executed, &changes) {
+            self.store.undo_trie(undo);
+            return Err(e.into());
+        }
+        Ok(executed)
+    }
+
+    fn notify(&self, n: ExExNotification) {
+        if let Some(exex) = &self.exex
+            && exex.notify(n).is_err()
+        {
+            warn!(target: "engine", "ExEx manager stopped; notification dropped");
+        }
+    }
+}
+
+/// Adapts a `&mut dyn TxSource` to the builder's generic parameter.
+struct DynSource<'a>(&'a mut dyn TxSource);
+
+impl TxSource for DynSource<'_> {
+    fn next_tx(&mut self) -> Option<alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>> {
+        self.0.next_tx()
+    }
+    fn mark_invalid(&mut self, tx: &alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>) {
+        self.0.mark_invalid(tx)
+    }
+}

@@ -10,7 +10,7 @@ use alloy::{
 pub type Block = alloy::consensus::Block<TxEnvelope>;
 
 /// A block with its hash computed once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SealedBlock {
     hash: B256,
     block: Block,
@@ -73,7 +73,7 @@ impl SealedBlock {
 }
 
 /// A block together with what executing it produced: senders and receipts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExecutedBlock {
     /// The block.
     pub block: SealedBlock,
