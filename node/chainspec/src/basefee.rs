@@ -98,8 +98,8 @@ impl BaseFeeConfig {
         timestamp: u64,
     ) -> BaseFee {
         let dt = timestamp.saturating_sub(parent_timestamp) as u128;
-        let issuance =
-            (dt * self.gas_issuance_per_second as u128).min(self.max_gas_issuance_per_block as u128);
+        let issuance = (dt * self.gas_issuance_per_second as u128)
+            .min(self.max_gas_issuance_per_block as u128);
         let mut excess = (gas_excess as u128 + parent_gas_used as u128).saturating_sub(issuance);
         excess = excess.max(self.min_gas_excess as u128).min(u64::MAX as u128);
 
@@ -175,7 +175,10 @@ mod tests {
     #[test]
     fn issuance_is_capped_per_block() {
         assert_eq!(cfg().calculate(1_500_000_000, 20_000_000, 100, 102).gas_excess, 1_510_000_000);
-        assert_eq!(cfg().calculate(1_500_000_000, 20_000_000, 0, 1_000_000).gas_excess, 1_340_000_000);
+        assert_eq!(
+            cfg().calculate(1_500_000_000, 20_000_000, 0, 1_000_000).gas_excess,
+            1_340_000_000
+        );
     }
 
     #[test]

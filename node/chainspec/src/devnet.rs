@@ -85,10 +85,7 @@ pub(crate) fn devnet_genesis() -> Genesis {
         prague_time: Some(0),
         ..Default::default()
     };
-    config
-        .extra_fields
-        .insert_value("taiko".to_string(), taiko)
-        .expect("taiko config serializes");
+    config.extra_fields.insert_value("taiko".to_string(), taiko).expect("taiko config serializes");
 
     Genesis {
         config,

@@ -20,7 +20,11 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
-use alloy::{consensus::Header, eips::BlockNumHash, primitives::{Address, B256}};
+use alloy::{
+    consensus::Header,
+    eips::BlockNumHash,
+    primitives::{Address, B256},
+};
 use std::{collections::HashMap, sync::Arc};
 use taiko_chainspec::ChainSpec;
 use taiko_evm::{BlockAttributes, BuildLimits, ExecutionOutcome, ImportError, SkippedTx, TxSource};
@@ -101,9 +105,21 @@ pub struct BuiltPayload {
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 
 enum Message {
-    NewPayload { block: SealedBlock, senders: Option<Vec<Address>>, reply: Reply<PayloadStatus> },
-    ForkChoiceUpdated { state: ForkchoiceState, reply: Reply<Heads> },
-    BuildPayload { attrs: BlockAttributes, source: Box<dyn TxSource + Send>, limits: BuildLimits, reply: Reply<BuiltPayload> },
+    NewPayload {
+        block: Box<SealedBlock>,
+        senders: Option<Vec<Address>>,
+        reply: Reply<PayloadStatus>,
+    },
+    ForkChoiceUpdated {
+        state: ForkchoiceState,
+        reply: Reply<Heads>,
+    },
+    BuildPayload {
+        attrs: BlockAttributes,
+        source: Box<dyn TxSource + Send>,
+        limits: BuildLimits,
+        reply: Reply<BuiltPayload>,
+    },
 }
 
 /// A cloneable handle to the engine actor.
@@ -127,8 +143,12 @@ impl EngineHandle {
     }
 
     /// Validates a block (see the crate docs).
-    pub async fn new_payload(&self, block: SealedBlock, senders: Option<Vec<Address>>) -> Result<PayloadStatus, EngineError> {
-        self.call(|reply| Message::NewPayload { block, senders, reply }).await
+    pub async fn new_payload(
+        &self,
+        block: SealedBlock,
+        senders: Option<Vec<Address>>,
+    ) -> Result<PayloadStatus, EngineError> {
+        self.call(|reply| Message::NewPayload { block: Box::new(block), senders, reply }).await
     }
 
     /// Makes `state.head` the head and moves safe/finalized.
@@ -171,7 +191,10 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("valid", &self.valid.len()).field("buffered", &self.buffered.len()).finish()
+        f.debug_struct("Engine")
+            .field("valid", &self.valid.len())
+            .field("buffered", &self.buffered.len())
+            .finish()
     }
 }
 
@@ -180,11 +203,22 @@ const MAX_WAITING: usize = 1024;
 
 impl Engine {
     /// Creates the engine and its handle. Run it with [`Engine::run`].
-    pub fn new(store: Arc<Store>, exex: Option<ExExManagerHandle>) -> Result<(Self, EngineHandle), EngineError> {
+    pub fn new(
+        store: Arc<Store>,
+        exex: Option<ExExManagerHandle>,
+    ) -> Result<(Self, EngineHandle), EngineError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (heads_tx, heads_rx) = watch::channel(store.heads()?);
         let spec = store.chain_spec().clone();
-        let engine = Self { spec, store, exex, valid: HashMap::new(), buffered: HashMap::new(), heads: heads_tx, rx };
+        let engine = Self {
+            spec,
+            store,
+            exex,
+            valid: HashMap::new(),
+            buffered: HashMap::new(),
+            heads: heads_tx,
+            rx,
+        };
         Ok((engine, EngineHandle { tx, heads: heads_rx }))
     }
 
@@ -201,7 +235,7 @@ impl Engine {
     fn handle(&mut self, msg: Message) {
         match msg {
             Message::NewPayload { block, senders, reply } => {
-                let _ = reply.send(self.on_new_payload(block, senders));
+                let _ = reply.send(self.on_new_payload(*block, senders));
             }
             Message::ForkChoiceUpdated { state, reply } => {
                 let _ = reply.send(self.on_fork_choice(state));
@@ -225,20 +259,40 @@ impl Engine {
         if self.valid.len() >= MAX_WAITING {
             self.valid.clear();
         }
-        self.valid.insert(block.block.hash(), Pending { outcome_block: outcome.executed, changes: outcome.changes });
+        self.valid.insert(
+            block.block.hash(),
+            Pending { outcome_block: outcome.executed, changes: outcome.changes },
+        );
         block
     }
 
-    fn on_build(&mut self, attrs: BlockAttributes, source: &mut dyn TxSource, limits: BuildLimits) -> Result<BuiltPayload, EngineError> {
+    fn on_build(
+        &mut self,
+        attrs: BlockAttributes,
+        source: &mut dyn TxSource,
+        limits: BuildLimits,
+    ) -> Result<BuiltPayload, EngineError> {
         let (parent, parent_hash) = self.latest()?;
         let mut source = DynSource(source);
-        let built = taiko_evm::build_block(&self.spec, &self.store, &parent, parent_hash, &attrs, &mut source, limits)?;
+        let built = taiko_evm::build_block(
+            &self.spec,
+            &self.store,
+            &parent,
+            parent_hash,
+            &attrs,
+            &mut source,
+            limits,
+        )?;
         let tx_list = built.outcome.tx_list.clone();
         let block = self.keep(built.outcome);
         Ok(BuiltPayload { block, tx_list, skipped: built.skipped })
     }
 
-    fn on_new_payload(&mut self, block: SealedBlock, senders: Option<Vec<Address>>) -> Result<PayloadStatus, EngineError> {
+    fn on_new_payload(
+        &mut self,
+        block: SealedBlock,
+        senders: Option<Vec<Address>>,
+    ) -> Result<PayloadStatus, EngineError> {
         let hash = block.hash();
         if self.valid.contains_key(&hash) || self.store.block_number(hash)?.is_some() {
             return Ok(PayloadStatus::Valid);
@@ -251,7 +305,14 @@ impl Engine {
             self.buffered.insert(hash, (block, senders));
             return Ok(PayloadStatus::Accepted);
         }
-        match taiko_evm::import_block(&self.spec, &self.store, &parent, parent_hash, &block, senders.as_deref()) {
+        match taiko_evm::import_block(
+            &self.spec,
+            &self.store,
+            &parent,
+            parent_hash,
+            &block,
+            senders.as_deref(),
+        ) {
             Ok(outcome) => {
                 self.keep(outcome);
                 Ok(PayloadStatus::Valid)
@@ -309,7 +370,10 @@ impl Engine {
         // Canonical ancestor: a plain revert.
         if let Some(number) = self.store.block_number(head)? {
             if number < heads.finalized.number {
-                return Err(EngineError::BelowFinalized { target: number, finalized: heads.finalized.number });
+                return Err(EngineError::BelowFinalized {
+                    target: number,
+                    finalized: heads.finalized.number,
+                });
             }
             let old = self.store.unwind_to(number)?;
             info!(target: "engine", to = number, removed = old.len(), "reverted head");
@@ -323,13 +387,17 @@ impl Engine {
             if let Some(n) = self.store.block_number(cursor)? {
                 break n;
             }
-            let (block, senders) = self.side_block(&cursor).ok_or(EngineError::UnknownBlock(cursor))?;
+            let (block, senders) =
+                self.side_block(&cursor).ok_or(EngineError::UnknownBlock(cursor))?;
             cursor = block.header().parent_hash;
             branch.push((block, senders));
         };
         branch.reverse();
         if fork_point < heads.finalized.number {
-            return Err(EngineError::BelowFinalized { target: fork_point, finalized: heads.finalized.number });
+            return Err(EngineError::BelowFinalized {
+                target: fork_point,
+                finalized: heads.finalized.number,
+            });
         }
         let old = self.store.unwind_to(fork_point)?;
         let mut new = Vec::with_capacity(branch.len());
@@ -340,7 +408,9 @@ impl Engine {
                     warn!(target: "engine", hash = %block.hash(), %error, "new branch is invalid; restoring the old chain");
                     self.store.unwind_to(fork_point)?;
                     for b in &old {
-                        self.commit_block(&b.block, Some(&b.senders)).map_err(|e| EngineError::InvalidBranch { hash: b.block.hash(), error: e })?;
+                        self.commit_block(&b.block, Some(&b.senders)).map_err(|e| {
+                            EngineError::InvalidBranch { hash: b.block.hash(), error: e }
+                        })?;
                     }
                     return Err(EngineError::InvalidBranch { hash: block.hash(), error });
                 }
@@ -361,19 +431,34 @@ impl Engine {
     }
 
     /// Executes (or takes the validated result of) a child of `latest` and commits it.
-    fn commit_block(&mut self, block: &SealedBlock, senders: Option<&[Address]>) -> Result<ExecutedBlock, ImportError> {
+    fn commit_block(
+        &mut self,
+        block: &SealedBlock,
+        senders: Option<&[Address]>,
+    ) -> Result<ExecutedBlock, ImportError> {
         let (parent, parent_hash) = self.latest().map_err(|e| ImportError::Store(e.to_string()))?;
         let (executed, changes, undo) = match self.valid.remove(&block.hash()) {
             Some(p) if block.header().parent_hash == parent_hash => {
                 let (root, undo) = self.store.apply_to_trie(&p.changes)?;
                 if root != block.header().state_root {
                     self.store.undo_trie(undo);
-                    return Err(ImportError::HeaderMismatch { field: "state_root", expected: root.to_string(), got: block.header().state_root.to_string() });
+                    return Err(ImportError::HeaderMismatch {
+                        field: "state_root",
+                        expected: root.to_string(),
+                        got: block.header().state_root.to_string(),
+                    });
                 }
                 (p.outcome_block, p.changes, undo)
             }
             _ => {
-                let o = taiko_evm::import_block(&self.spec, &self.store, &parent, parent_hash, block, senders)?;
+                let o = taiko_evm::import_block(
+                    &self.spec,
+                    &self.store,
+                    &parent,
+                    parent_hash,
+                    block,
+                    senders,
+                )?;
                 (o.executed, o.changes, o.trie_undo)
             }
         };
@@ -397,10 +482,15 @@ impl Engine {
 struct DynSource<'a>(&'a mut dyn TxSource);
 
 impl TxSource for DynSource<'_> {
-    fn next_tx(&mut self) -> Option<alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>> {
+    fn next_tx(
+        &mut self,
+    ) -> Option<alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>> {
         self.0.next_tx()
     }
-    fn mark_invalid(&mut self, tx: &alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>) {
+    fn mark_invalid(
+        &mut self,
+        tx: &alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>,
+    ) {
         self.0.mark_invalid(tx)
     }
 }

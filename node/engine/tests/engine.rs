@@ -1,6 +1,9 @@
 //! Engine: appends, reverts, reorgs and the ExEx notifications they produce.
 
-use alloy::{consensus::{TxEnvelope, transaction::Recovered}, primitives::{Address, B256}};
+use alloy::{
+    consensus::{TxEnvelope, transaction::Recovered},
+    primitives::{Address, B256},
+};
 use std::sync::Arc;
 use taiko_chainspec::{ChainSpec, devnet_accounts};
 use taiko_engine::{Engine, EngineError, EngineHandle, ForkchoiceState, PayloadStatus};
@@ -36,7 +39,8 @@ impl NodeComponents for Components {
 async fn node() -> Node {
     let dir = tempfile::tempdir().unwrap();
     let spec = Arc::new(ChainSpec::devnet());
-    let store = Arc::new(Store::open(dir.path().join("db.redb"), spec, StoreOptions::default()).unwrap());
+    let store =
+        Arc::new(Store::open(dir.path().join("db.redb"), spec, StoreOptions::default()).unwrap());
     let wal = Wal::open(dir.path().join("wal.redb")).unwrap();
     let head = store.heads().unwrap().latest;
     let mut manager = ExExManager::new(wal, Components { store: store.clone() }, head);
@@ -65,22 +69,41 @@ fn attrs(ts: u64) -> BlockAttributes {
     BlockAttributes {
         timestamp: ts,
         coinbase: Address::repeat_byte(0xc0),
-        anchor: AnchorInput { l1_block_id: 1, l1_block_hash: B256::repeat_byte(1), l1_state_root: B256::repeat_byte(2) },
+        anchor: AnchorInput {
+            l1_block_id: 1,
+            l1_block_hash: B256::repeat_byte(1),
+            l1_state_root: B256::repeat_byte(2),
+        },
         ..Default::default()
     }
 }
 
 async fn build_and_commit(n: &Node, ts: u64, txs: Vec<Recovered<TxEnvelope>>) -> ExecutedBlock {
     let spec = n.store.chain_spec().clone();
-    let built = n.engine.build_payload(attrs(ts), Box::new(IterSource(txs.into_iter())), BuildLimits::from_spec(&spec)).await.unwrap();
+    let built = n
+        .engine
+        .build_payload(
+            attrs(ts),
+            Box::new(IterSource(txs.into_iter())),
+            BuildLimits::from_spec(&spec),
+        )
+        .await
+        .unwrap();
     let hash = built.block.block.hash();
-    let heads = n.engine.fork_choice_updated(ForkchoiceState { head: hash, ..Default::default() }).await.unwrap();
+    let heads = n
+        .engine
+        .fork_choice_updated(ForkchoiceState { head: hash, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(heads.latest.hash, hash);
     built.block
 }
 
 async fn next(n: &mut Node) -> ExExNotification {
-    tokio::time::timeout(std::time::Duration::from_secs(10), n.notifications.recv()).await.unwrap().unwrap()
+    tokio::time::timeout(std::time::Duration::from_secs(10), n.notifications.recv())
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,8 +119,14 @@ async fn reorg_of_three_blocks_restores_state_and_notifies_both_chains() {
         let txs = vec![fa.transfer(0, Address::repeat_byte(9), 1)];
         fb.transfer(0, Address::repeat_byte(9), 1);
         let blk = build_and_commit(&a, ts, txs).await;
-        assert_eq!(b.engine.new_payload(blk.block.clone(), None).await.unwrap(), PayloadStatus::Valid);
-        b.engine.fork_choice_updated(ForkchoiceState { head: blk.block.hash(), ..Default::default() }).await.unwrap();
+        assert_eq!(
+            b.engine.new_payload(blk.block.clone(), None).await.unwrap(),
+            PayloadStatus::Valid
+        );
+        b.engine
+            .fork_choice_updated(ForkchoiceState { head: blk.block.hash(), ..Default::default() })
+            .await
+            .unwrap();
         assert!(matches!(next(&mut a).await, ExExNotification::ChainCommitted { .. }));
         assert!(matches!(next(&mut b).await, ExExNotification::ChainCommitted { .. }));
     }
@@ -109,7 +138,17 @@ async fn reorg_of_three_blocks_restores_state_and_notifies_both_chains() {
     let mut new = Vec::new();
     for ts in [6, 8, 10] {
         old.push(build_and_commit(&a, ts, vec![fa.transfer(1, Address::repeat_byte(1), 1)]).await);
-        new.push(build_and_commit(&b, ts, vec![fb.transfer(2, Address::repeat_byte(2), 2), fb.transfer(3, Address::repeat_byte(2), 2)]).await);
+        new.push(
+            build_and_commit(
+                &b,
+                ts,
+                vec![
+                    fb.transfer(2, Address::repeat_byte(2), 2),
+                    fb.transfer(3, Address::repeat_byte(2), 2),
+                ],
+            )
+            .await,
+        );
         next(&mut a).await;
         next(&mut b).await;
     }
@@ -117,29 +156,51 @@ async fn reorg_of_three_blocks_restores_state_and_notifies_both_chains() {
 
     // A learns B's branch: its blocks are accepted (parent not head), then chosen.
     for blk in &new {
-        assert_eq!(a.engine.new_payload(blk.block.clone(), None).await.unwrap(), PayloadStatus::Accepted);
+        assert_eq!(
+            a.engine.new_payload(blk.block.clone(), None).await.unwrap(),
+            PayloadStatus::Accepted
+        );
     }
-    let heads = a.engine.fork_choice_updated(ForkchoiceState { head: new[2].block.hash(), ..Default::default() }).await.unwrap();
+    let heads = a
+        .engine
+        .fork_choice_updated(ForkchoiceState { head: new[2].block.hash(), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(heads.latest, new[2].num_hash());
     assert_eq!(a.store.trie_root(), b.store.trie_root());
     assert_eq!(a.store.latest_header().unwrap().state_root, new[2].block.header().state_root);
     match next(&mut a).await {
         ExExNotification::ChainReorged { old: o, new: n } => {
-            assert_eq!(o.blocks().iter().map(|b| b.block.hash()).collect::<Vec<_>>(), old.iter().map(|b| b.block.hash()).collect::<Vec<_>>());
-            assert_eq!(n.blocks().iter().map(|b| b.block.hash()).collect::<Vec<_>>(), new.iter().map(|b| b.block.hash()).collect::<Vec<_>>());
+            assert_eq!(
+                o.blocks().iter().map(|b| b.block.hash()).collect::<Vec<_>>(),
+                old.iter().map(|b| b.block.hash()).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                n.blocks().iter().map(|b| b.block.hash()).collect::<Vec<_>>(),
+                new.iter().map(|b| b.block.hash()).collect::<Vec<_>>()
+            );
         }
         other => panic!("expected a reorg, got {other:?}"),
     }
     // Receipts of the dropped transactions are gone, the new ones are indexed.
-    assert!(a.store.transaction_location(*old[0].block.transactions()[1].tx_hash()).unwrap().is_none());
-    assert!(a.store.transaction_location(*new[0].block.transactions()[1].tx_hash()).unwrap().is_some());
+    assert!(
+        a.store.transaction_location(*old[0].block.transactions()[1].tx_hash()).unwrap().is_none()
+    );
+    assert!(
+        a.store.transaction_location(*new[0].block.transactions()[1].tx_hash()).unwrap().is_some()
+    );
 
     // Back to the fork point: the exact pre-fork state root.
     let fork = a.store.canonical_hash(2).unwrap().unwrap();
-    a.engine.fork_choice_updated(ForkchoiceState { head: fork, ..Default::default() }).await.unwrap();
+    a.engine
+        .fork_choice_updated(ForkchoiceState { head: fork, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(a.store.trie_root(), fork_root);
     assert_eq!(a.store.latest_header().unwrap().state_root, fork_root);
-    assert!(matches!(next(&mut a).await, ExExNotification::ChainReverted { old } if old.range() == (3..=5)));
+    assert!(
+        matches!(next(&mut a).await, ExExNotification::ChainReverted { old } if old.range() == (3..=5))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +210,10 @@ async fn unknown_heads_invalid_payloads_and_invalid_branches() {
     let mut fa = TxFactory::new(167_010, devnet_accounts());
     let blk1 = build_and_commit(&a, 2, vec![fa.transfer(0, Address::repeat_byte(1), 1)]).await;
     b.engine.new_payload(blk1.block.clone(), None).await.unwrap();
-    b.engine.fork_choice_updated(ForkchoiceState { head: blk1.block.hash(), ..Default::default() }).await.unwrap();
+    b.engine
+        .fork_choice_updated(ForkchoiceState { head: blk1.block.hash(), ..Default::default() })
+        .await
+        .unwrap();
 
     let unknown = B256::repeat_byte(0x77);
     assert!(matches!(
@@ -162,8 +226,16 @@ async fn unknown_heads_invalid_payloads_and_invalid_branches() {
     let mut bad = blk2.block.block().clone();
     bad.header.gas_used += 1;
     let bad = taiko_store::SealedBlock::seal(bad);
-    assert!(matches!(b.engine.new_payload(bad.clone(), None).await.unwrap(), PayloadStatus::Invalid(_)));
-    assert!(matches!(b.engine.fork_choice_updated(ForkchoiceState { head: bad.hash(), ..Default::default() }).await, Err(EngineError::UnknownBlock(_))));
+    assert!(matches!(
+        b.engine.new_payload(bad.clone(), None).await.unwrap(),
+        PayloadStatus::Invalid(_)
+    ));
+    assert!(matches!(
+        b.engine
+            .fork_choice_updated(ForkchoiceState { head: bad.hash(), ..Default::default() })
+            .await,
+        Err(EngineError::UnknownBlock(_))
+    ));
 
     // A branch whose second block is invalid: the old chain is restored.
     let head_before = a.store.heads().unwrap();
@@ -177,17 +249,35 @@ async fn unknown_heads_invalid_payloads_and_invalid_branches() {
     // B (at 1) learns 2 (valid) and a bogus 3.
     b.engine.new_payload(blk2.block.clone(), None).await.unwrap();
     assert_eq!(b.engine.new_payload(bad3.clone(), None).await.unwrap(), PayloadStatus::Accepted);
-    let err = b.engine.fork_choice_updated(ForkchoiceState { head: bad3.hash(), ..Default::default() }).await.unwrap_err();
+    let err = b
+        .engine
+        .fork_choice_updated(ForkchoiceState { head: bad3.hash(), ..Default::default() })
+        .await
+        .unwrap_err();
     assert!(matches!(err, EngineError::InvalidBranch { hash, .. } if hash == bad3.hash()), "{err}");
     assert_eq!(b.store.heads().unwrap().latest, blk1.num_hash(), "old chain kept");
     assert_eq!(a.store.heads().unwrap(), head_before);
     assert_eq!(a.store.trie_root(), root_before);
 
     // Safe and finalized move forward only, and never past the head.
-    let heads = a.engine.fork_choice_updated(ForkchoiceState { head: blk2.block.hash(), safe: blk2.block.hash(), finalized: blk1.block.hash() }).await.unwrap();
+    let heads = a
+        .engine
+        .fork_choice_updated(ForkchoiceState {
+            head: blk2.block.hash(),
+            safe: blk2.block.hash(),
+            finalized: blk1.block.hash(),
+        })
+        .await
+        .unwrap();
     assert_eq!((heads.safe, heads.finalized), (blk2.num_hash(), blk1.num_hash()));
     assert!(matches!(
-        a.engine.fork_choice_updated(ForkchoiceState { head: blk2.block.hash(), safe: blk2.block.hash(), finalized: B256::repeat_byte(3) }).await,
+        a.engine
+            .fork_choice_updated(ForkchoiceState {
+                head: blk2.block.hash(),
+                safe: blk2.block.hash(),
+                finalized: B256::repeat_byte(3)
+            })
+            .await,
         Err(EngineError::InvalidSafeOrFinalized(_))
     ));
     // A revert below finalized is refused.

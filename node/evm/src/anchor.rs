@@ -14,12 +14,7 @@ use alloy::{
 };
 use k256::{
     AffinePoint, ProjectivePoint, Scalar, U256 as KU256,
-    elliptic_curve::{
-        PrimeField,
-        ops::Reduce,
-        point::AffineCoordinates,
-        scalar::IsHigh,
-    },
+    elliptic_curve::{PrimeField, ops::Reduce, point::AffineCoordinates, scalar::IsHigh},
 };
 use taiko_chainspec::{ANCHOR_GAS_LIMIT, BaseFeeConfig, ChainSpec, GOLDEN_TOUCH_PRIVATE_KEY};
 use taiko_contracts::TaikoAnchor;
@@ -126,7 +121,9 @@ pub fn is_anchor_call(spec: &ChainSpec, from: Address, to: Option<Address>) -> b
 mod tests {
     use super::*;
     use alloy::{
-        consensus::transaction::SignerRecoverable, eips::Encodable2718, primitives::{b256, hex},
+        consensus::transaction::SignerRecoverable,
+        eips::Encodable2718,
+        primitives::{b256, hex},
     };
     use taiko_chainspec::GOLDEN_TOUCH_ADDRESS;
 
@@ -140,7 +137,13 @@ mod tests {
             let hash = alloy::primitives::keccak256(i.to_be_bytes());
             let sig = sign_fixed_k(hash);
             assert_eq!(sig.r(), gx, "k = 1 gives r = Gx");
-            assert!(sig.s() <= U256::from_be_slice(&hex!("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0")), "low s");
+            assert!(
+                sig.s()
+                    <= U256::from_be_slice(&hex!(
+                        "7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0"
+                    )),
+                "low s"
+            );
             assert_eq!(sig.recover_address_from_prehash(&hash).unwrap(), GOLDEN_TOUCH_ADDRESS);
         }
     }
@@ -149,9 +152,15 @@ mod tests {
     /// r·d + 1 mod n, computed independently in Python (`(gx*d+1) % n`, then `n - s` if high).
     #[test]
     fn fixed_k_signature_matches_hand_computation() {
-        let sig = sign_fixed_k(b256!("0x0000000000000000000000000000000000000000000000000000000000000001"));
-        let n = U256::from_be_slice(&hex!("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"));
-        let gx = U256::from_be_slice(&hex!("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"));
+        let sig = sign_fixed_k(b256!(
+            "0x0000000000000000000000000000000000000000000000000000000000000001"
+        ));
+        let n = U256::from_be_slice(&hex!(
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+        ));
+        let gx = U256::from_be_slice(&hex!(
+            "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+        ));
         let d = U256::from_be_bytes(GOLDEN_TOUCH_PRIVATE_KEY.0);
         let mut s = gx.mul_mod(d, n).add_mod(U256::from(1), n);
         let mut odd = false; // G.y is even
@@ -165,7 +174,11 @@ mod tests {
     #[test]
     fn anchor_tx_is_deterministic_and_decodes() {
         let spec = ChainSpec::devnet();
-        let input = AnchorInput { l1_block_id: 9, l1_block_hash: B256::repeat_byte(1), l1_state_root: B256::repeat_byte(2) };
+        let input = AnchorInput {
+            l1_block_id: 9,
+            l1_block_hash: B256::repeat_byte(1),
+            l1_state_root: B256::repeat_byte(2),
+        };
         let a = anchor_transaction(&spec, 3, 8_847_185, &input, 21_000);
         let b = anchor_transaction(&spec, 3, 8_847_185, &input, 21_000);
         assert_eq!(a.encoded_2718(), b.encoded_2718());
@@ -175,6 +188,9 @@ mod tests {
         assert_eq!(signed.tx().max_priority_fee_per_gas, 0);
         assert_eq!(signed.tx().gas_limit, ANCHOR_GAS_LIMIT);
         assert_eq!(decode_anchor_calldata(&signed.tx().input), Some((input, 21_000)));
-        assert_ne!(anchor_transaction(&spec, 3, 8_847_186, &input, 21_000).encoded_2718(), a.encoded_2718());
+        assert_ne!(
+            anchor_transaction(&spec, 3, 8_847_186, &input, 21_000).encoded_2718(),
+            a.encoded_2718()
+        );
     }
 }

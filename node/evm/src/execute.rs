@@ -18,7 +18,10 @@ use alloy::{
 use alloy_evm::{
     Evm, EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutor},
-    eth::{EthBlockExecutionCtx, EthBlockExecutor, EthEvm, EthEvmFactory, receipt_builder::AlloyReceiptBuilder},
+    eth::{
+        EthBlockExecutionCtx, EthBlockExecutor, EthEvm, EthEvmFactory,
+        receipt_builder::AlloyReceiptBuilder,
+    },
     precompiles::PrecompilesMap,
 };
 use revm::{
@@ -31,7 +34,9 @@ use revm::{
 };
 use std::borrow::Cow;
 use taiko_chainspec::{ChainSpec, GOLDEN_TOUCH_ADDRESS};
-use taiko_store::{ExecutedBlock, SealedBlock, StateChanges, StateProvider, Store, StoreError, TrieUndo};
+use taiko_store::{
+    ExecutedBlock, SealedBlock, StateChanges, StateProvider, Store, StoreError, TrieUndo,
+};
 
 type Db<'a> = State<WrapDatabaseRef<&'a StateProvider>>;
 type TaikoEvm<'a> = EthEvm<Db<'a>, NoOpInspector, PrecompilesMap>;
@@ -128,7 +133,8 @@ impl<'a> BlockRun<'a> {
             tx_count_hint: None,
             slot_number: None,
         };
-        let mut exec = EthBlockExecutor::new(evm, ctx, TaikoSpec(spec), AlloyReceiptBuilder::default());
+        let mut exec =
+            EthBlockExecutor::new(evm, ctx, TaikoSpec(spec), AlloyReceiptBuilder::default());
         exec.apply_pre_execution_changes()?;
         Ok(Self {
             spec,
@@ -194,8 +200,18 @@ impl<'a> BlockRun<'a> {
         parent: &ParentInfo<'_>,
         attrs: &BlockAttributes,
     ) -> Result<(Header, ExecutionOutcome), BlockExecutionError> {
-        let Self { spec, exec, txs, senders, coinbase, coinbase_share, treasury_share, base_fee, budget, .. } =
-            self;
+        let Self {
+            spec,
+            exec,
+            txs,
+            senders,
+            coinbase,
+            coinbase_share,
+            treasury_share,
+            base_fee,
+            budget,
+            ..
+        } = self;
         let (mut evm, result) = exec.finish()?;
         let db = evm.db_mut();
         let shares = [(coinbase, coinbase_share), (spec.treasury(), treasury_share)];
@@ -204,7 +220,8 @@ impl<'a> BlockRun<'a> {
         db.merge_transitions(BundleRetention::Reverts);
         let bundle = db.take_bundle();
         let changes = StateChanges::from_bundle(&bundle);
-        let (state_root, trie_undo) = store.apply_to_trie(&changes).map_err(BlockExecutionError::other)?;
+        let (state_root, trie_undo) =
+            store.apply_to_trie(&changes).map_err(BlockExecutionError::other)?;
 
         let receipts: Vec<ReceiptEnvelope> = result.receipts;
         let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
@@ -256,7 +273,11 @@ impl<'a> BlockRun<'a> {
 pub(crate) fn check_parent_is_latest(store: &Store, parent_hash: B256) -> Result<(), StoreError> {
     let latest = store.heads()?.latest;
     if latest.hash != parent_hash {
-        return Err(StoreError::NotChildOfHead { number: latest.number + 1, hash: parent_hash, head: latest });
+        return Err(StoreError::NotChildOfHead {
+            number: latest.number + 1,
+            hash: parent_hash,
+            head: latest,
+        });
     }
     Ok(())
 }

@@ -25,8 +25,8 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod anchor;
-pub mod testing;
 mod execute;
+pub mod testing;
 mod txlist;
 
 pub use anchor::AnchorInput;
@@ -34,11 +34,17 @@ pub use execute::ExecutionOutcome;
 pub use txlist::compress_tx_list;
 
 use alloy::{
-    consensus::{Header, Transaction, TxEnvelope, transaction::{Recovered, SignerRecoverable}},
+    consensus::{
+        Header, Transaction, TxEnvelope,
+        transaction::{Recovered, SignerRecoverable},
+    },
     primitives::{Address, B256, Bytes},
 };
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
-use execute::{BlockRun, ParentInfo, anchor_from_parent, check_parent_is_latest, expected_anchor, next_block_params};
+use execute::{
+    BlockRun, ParentInfo, anchor_from_parent, check_parent_is_latest, expected_anchor,
+    next_block_params,
+};
 use taiko_chainspec::{ChainSpec, GOLDEN_TOUCH_ADDRESS};
 use taiko_store::{SealedBlock, Store, StoreError};
 use tracing::debug;
@@ -300,13 +306,17 @@ pub fn build_block(
 ) -> Result<BuiltBlock, BuildError> {
     check_parent_is_latest(store, parent_hash)?;
     if attrs.timestamp < parent.timestamp {
-        return Err(BuildError::TimestampBeforeParent { timestamp: attrs.timestamp, parent: parent.timestamp });
+        return Err(BuildError::TimestampBeforeParent {
+            timestamp: attrs.timestamp,
+            parent: parent.timestamp,
+        });
     }
     let state = store.state()?;
     let (base_fee, nonce) = next_block_params(spec, &state, parent, attrs.timestamp)?;
     let parent_info = ParentInfo { header: parent, hash: parent_hash };
-    let mut run = BlockRun::start(spec, &state, &parent_info, attrs, base_fee, limits.max_tx_list_bytes)
-        .map_err(execute::build_error)?;
+    let mut run =
+        BlockRun::start(spec, &state, &parent_info, attrs, base_fee, limits.max_tx_list_bytes)
+            .map_err(execute::build_error)?;
     run.apply_anchor(anchor_from_parent(spec, nonce, base_fee, &attrs.anchor, parent))
         .map_err(BuildError::AnchorFailed)?;
 
@@ -368,16 +378,26 @@ pub fn import_block(
         return Err(ImportError::HashMismatch { claimed: block.hash(), computed });
     }
     if header.parent_hash != parent_hash {
-        return Err(ImportError::WrongParent { number: header.number, expected: parent_hash, got: header.parent_hash });
+        return Err(ImportError::WrongParent {
+            number: header.number,
+            expected: parent_hash,
+            got: header.parent_hash,
+        });
     }
     if header.number != parent.number + 1 {
         return Err(ImportError::WrongNumber { expected: parent.number + 1, got: header.number });
     }
     if header.timestamp < parent.timestamp {
-        return Err(ImportError::TimestampBeforeParent { timestamp: header.timestamp, parent: parent.timestamp });
+        return Err(ImportError::TimestampBeforeParent {
+            timestamp: header.timestamp,
+            parent: parent.timestamp,
+        });
     }
     if header.gas_limit != spec.block_gas_limit() {
-        return Err(ImportError::WrongGasLimit { expected: spec.block_gas_limit(), got: header.gas_limit });
+        return Err(ImportError::WrongGasLimit {
+            expected: spec.block_gas_limit(),
+            got: header.gas_limit,
+        });
     }
     check_parent_is_latest(store, parent_hash).map_err(|_| ImportError::WrongParent {
         number: header.number,
@@ -431,11 +451,16 @@ pub fn import_block(
         })?;
         run.budget.push(tx);
     }
-    let (expected, outcome) =
-        run.finish(store, &parent_info, &attrs).map_err(|e| ImportError::Execution(e.to_string()))?;
+    let (expected, outcome) = run
+        .finish(store, &parent_info, &attrs)
+        .map_err(|e| ImportError::Execution(e.to_string()))?;
     if let Err(e) = compare_headers(&expected, header).and_then(|()| {
         let size = outcome.tx_list.len();
-        if size > max_list { Err(ImportError::TxListTooLarge { size, max: max_list }) } else { Ok(()) }
+        if size > max_list {
+            Err(ImportError::TxListTooLarge { size, max: max_list })
+        } else {
+            Ok(())
+        }
     }) {
         store.undo_trie(outcome.trie_undo);
         return Err(e);
@@ -466,10 +491,27 @@ fn compare_headers(expected: &Header, got: &Header) -> Result<(), ImportError> {
         )*};
     }
     check!(
-        state_root, transactions_root, receipts_root, logs_bloom, gas_used, ommers_hash,
-        difficulty, mix_hash, nonce, withdrawals_root, blob_gas_used, excess_blob_gas,
-        requests_hash, parent_beacon_block_root, base_fee_per_gas, extra_data, beneficiary,
-        timestamp, number, gas_limit, parent_hash
+        state_root,
+        transactions_root,
+        receipts_root,
+        logs_bloom,
+        gas_used,
+        ommers_hash,
+        difficulty,
+        mix_hash,
+        nonce,
+        withdrawals_root,
+        blob_gas_used,
+        excess_blob_gas,
+        requests_hash,
+        parent_beacon_block_root,
+        base_fee_per_gas,
+        extra_data,
+        beneficiary,
+        timestamp,
+        number,
+        gas_limit,
+        parent_hash
     );
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered},
-    signers::SignerSync,
     primitives::{Address, Bytes, TxKind, U256},
+    signers::SignerSync,
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
@@ -61,7 +61,14 @@ impl TxFactory {
     }
 
     /// Signs a transaction from account `from` and advances its nonce.
-    pub fn sign(&mut self, from: usize, to: TxKind, value: U256, input: Bytes, gas_limit: u64) -> Recovered<TxEnvelope> {
+    pub fn sign(
+        &mut self,
+        from: usize,
+        to: TxKind,
+        value: U256,
+        input: Bytes,
+        gas_limit: u64,
+    ) -> Recovered<TxEnvelope> {
         let tx = TxEip1559 {
             chain_id: self.chain_id,
             nonce: self.nonces[from],
@@ -93,7 +100,13 @@ impl TxFactory {
     }
 
     /// An ERC-20 `transfer(to, amount)` on `token`.
-    pub fn token_transfer(&mut self, from: usize, token: Address, to: Address, amount: u64) -> Recovered<TxEnvelope> {
+    pub fn token_transfer(
+        &mut self,
+        from: usize,
+        token: Address,
+        to: Address,
+        amount: u64,
+    ) -> Recovered<TxEnvelope> {
         let input = BenchToken::transferCall { to, value: U256::from(amount) }.abi_encode();
         self.sign(from, TxKind::Call(token), U256::ZERO, input.into(), 80_000)
     }

@@ -22,7 +22,8 @@ struct Node {
 fn node() -> Node {
     let dir = tempfile::tempdir().unwrap();
     let spec = Arc::new(ChainSpec::devnet());
-    let store = Store::open(dir.path().join("db.redb"), spec.clone(), StoreOptions::default()).unwrap();
+    let store =
+        Store::open(dir.path().join("db.redb"), spec.clone(), StoreOptions::default()).unwrap();
     Node { _dir: dir, store, spec }
 }
 
@@ -32,7 +33,11 @@ fn attrs(ts: u64, l1: u64) -> BlockAttributes {
     BlockAttributes {
         timestamp: ts,
         coinbase: COINBASE,
-        anchor: AnchorInput { l1_block_id: l1, l1_block_hash: B256::repeat_byte(0xaa), l1_state_root: B256::repeat_byte(0xbb) },
+        anchor: AnchorInput {
+            l1_block_id: l1,
+            l1_block_hash: B256::repeat_byte(0xaa),
+            l1_state_root: B256::repeat_byte(0xbb),
+        },
         parent_beacon_block_root: B256::repeat_byte(0x4b),
         extra_data: Bytes::from_static(b"taiko-preconf"),
     }
@@ -45,9 +50,22 @@ fn latest(n: &Node) -> (Header, B256) {
 }
 
 /// Builds a block on `n` from `txs` and commits it; returns the block and its senders.
-fn build_commit(n: &Node, ts: u64, txs: Vec<Recovered<TxEnvelope>>) -> (SealedBlock, Vec<Address>, Vec<taiko_evm::SkippedTx>) {
+fn build_commit(
+    n: &Node,
+    ts: u64,
+    txs: Vec<Recovered<TxEnvelope>>,
+) -> (SealedBlock, Vec<Address>, Vec<taiko_evm::SkippedTx>) {
     let (parent, parent_hash) = latest(n);
-    let built = build_block(&n.spec, &n.store, &parent, parent_hash, &attrs(ts, 1), &mut IterSource(txs.into_iter()), BuildLimits::from_spec(&n.spec)).unwrap();
+    let built = build_block(
+        &n.spec,
+        &n.store,
+        &parent,
+        parent_hash,
+        &attrs(ts, 1),
+        &mut IterSource(txs.into_iter()),
+        BuildLimits::from_spec(&n.spec),
+    )
+    .unwrap();
     let o = built.outcome;
     n.store.commit_block(&o.executed, &o.changes).unwrap();
     (o.executed.block.clone(), o.executed.senders.clone(), built.skipped)
@@ -64,7 +82,8 @@ fn try_import(n: &Node, block: &SealedBlock) -> Result<(), ImportError> {
     let (parent, parent_hash) = latest(n);
     let root_before = n.store.trie_root();
     let head_before = n.store.heads().unwrap();
-    let r = import_block(&n.spec, &n.store, &parent, parent_hash, block, None).map(|o| n.store.undo_trie(o.trie_undo));
+    let r = import_block(&n.spec, &n.store, &parent, parent_hash, block, None)
+        .map(|o| n.store.undo_trie(o.trie_undo));
     // Whatever the outcome, nothing was written and the tries are back where they were.
     assert_eq!(n.store.heads().unwrap(), head_before);
     assert_eq!(n.store.trie_root(), root_before);
@@ -89,7 +108,11 @@ fn two_nodes_with_big_block() -> (Node, Node, SealedBlock, TxFactory, Address) {
     for k in 0..1_000 {
         let from = k % f.len();
         let to = Address::with_last_byte((k % 200) as u8);
-        txs.push(if k % 2 == 0 { f.transfer(from, to, 1 + k as u64) } else { f.token_transfer(from, token, to, 7) });
+        txs.push(if k % 2 == 0 {
+            f.transfer(from, to, 1 + k as u64)
+        } else {
+            f.token_transfer(from, token, to, 7)
+        });
     }
     let (b2, _, skipped) = build_commit(&a, 4, txs);
     assert!(skipped.is_empty(), "{skipped:?}");
@@ -138,14 +161,23 @@ fn every_tampered_header_field_is_rejected() {
     }
     let mut block = b2.block().clone();
     block.header.base_fee_per_gas = Some(block.header.base_fee_per_gas.unwrap() + 1);
-    assert!(matches!(try_import(&b, &SealedBlock::seal(block)), Err(ImportError::WrongBaseFee { .. })));
+    assert!(matches!(
+        try_import(&b, &SealedBlock::seal(block)),
+        Err(ImportError::WrongBaseFee { .. })
+    ));
     let mut block = b2.block().clone();
     block.header.gas_limit -= 1;
-    assert!(matches!(try_import(&b, &SealedBlock::seal(block)), Err(ImportError::WrongGasLimit { .. })));
+    assert!(matches!(
+        try_import(&b, &SealedBlock::seal(block)),
+        Err(ImportError::WrongGasLimit { .. })
+    ));
     // A header changed under the original hash.
     let mut block = b2.block().clone();
     block.header.beneficiary = Address::repeat_byte(9);
-    assert!(matches!(try_import(&b, &SealedBlock::new_unchecked(block, b2.hash())), Err(ImportError::HashMismatch { .. })));
+    assert!(matches!(
+        try_import(&b, &SealedBlock::new_unchecked(block, b2.hash())),
+        Err(ImportError::HashMismatch { .. })
+    ));
     // And the untouched block still imports.
     import_commit(&b, &b2).unwrap();
 }
@@ -156,15 +188,24 @@ fn tampered_tx_lists_are_rejected() {
     // Drop the last transaction: the state, roots and gas no longer match.
     let mut block = b2.block().clone();
     block.body.transactions.pop();
-    assert!(matches!(try_import(&b, &SealedBlock::seal(block)), Err(ImportError::HeaderMismatch { .. })));
+    assert!(matches!(
+        try_import(&b, &SealedBlock::seal(block)),
+        Err(ImportError::HeaderMismatch { .. })
+    ));
     // Swap two transactions of different senders.
     let mut block = b2.block().clone();
     block.body.transactions.swap(1, 2);
-    assert!(matches!(try_import(&b, &SealedBlock::seal(block)), Err(ImportError::HeaderMismatch { field: "transactions_root", .. })));
+    assert!(matches!(
+        try_import(&b, &SealedBlock::seal(block)),
+        Err(ImportError::HeaderMismatch { field: "transactions_root", .. })
+    ));
     // Swap two of one sender: a nonce gap.
     let mut block = b2.block().clone();
     block.body.transactions.swap(1, 21);
-    assert!(matches!(try_import(&b, &SealedBlock::seal(block)), Err(ImportError::InvalidTransaction { index: 1, .. })));
+    assert!(matches!(
+        try_import(&b, &SealedBlock::seal(block)),
+        Err(ImportError::InvalidTransaction { index: 1, .. })
+    ));
 }
 
 fn block_with(b2: &SealedBlock, f: impl FnOnce(&mut Vec<TxEnvelope>)) -> SealedBlock {
@@ -182,10 +223,12 @@ fn bad_blocks_get_distinct_errors_and_write_nothing() {
         let TxEnvelope::Eip1559(s) = &txs[3] else { panic!() };
         let sig = s.signature();
         let forged = alloy::primitives::Signature::new(sig.r(), U256::from(1), sig.v());
-        txs[3] = TxEnvelope::Eip1559(alloy::consensus::Signed::new_unhashed(s.tx().clone(), forged));
+        txs[3] =
+            TxEnvelope::Eip1559(alloy::consensus::Signed::new_unhashed(s.tx().clone(), forged));
     });
     match try_import(&b, &bad_sig) {
-        Err(ImportError::InvalidSignature { index: 3 }) | Err(ImportError::InvalidTransaction { index: 3, .. }) => {}
+        Err(ImportError::InvalidSignature { index: 3 })
+        | Err(ImportError::InvalidTransaction { index: 3, .. }) => {}
         other => panic!("bad signature: {other:?}"),
     }
 
@@ -193,43 +236,74 @@ fn bad_blocks_get_distinct_errors_and_write_nothing() {
     f.set_nonce(5, 10_000);
     let wrong_nonce = f.transfer(5, Address::repeat_byte(1), 1);
     let block = block_with(&b2, |txs| txs.push(wrong_nonce.into_inner()));
-    assert!(matches!(try_import(&b, &block), Err(ImportError::InvalidTransaction { index: 1001, .. })));
+    assert!(matches!(
+        try_import(&b, &block),
+        Err(ImportError::InvalidTransaction { index: 1001, .. })
+    ));
 
     // Gas over the block limit.
     f.set_nonce(6, 50);
-    let huge = f.sign(6, alloy::primitives::TxKind::Call(Address::repeat_byte(1)), U256::ZERO, Bytes::new(), 300_000_000);
+    let huge = f.sign(
+        6,
+        alloy::primitives::TxKind::Call(Address::repeat_byte(1)),
+        U256::ZERO,
+        Bytes::new(),
+        300_000_000,
+    );
     let block = block_with(&b2, |txs| txs.push(huge.into_inner()));
     match try_import(&b, &block) {
-        Err(ImportError::InvalidTransaction { index: 1001, reason, .. }) => assert!(reason.contains("gas"), "{reason}"),
+        Err(ImportError::InvalidTransaction { index: 1001, reason, .. }) => {
+            assert!(reason.contains("gas"), "{reason}")
+        }
         other => panic!("gas over limit: {other:?}"),
     }
 
     // Missing anchor.
-    let block = block_with(&b2, |txs| { txs.remove(0); });
+    let block = block_with(&b2, |txs| {
+        txs.remove(0);
+    });
     assert_eq!(try_import(&b, &block), Err(ImportError::MissingAnchor));
     let block = block_with(&b2, |txs| txs.clear());
     assert_eq!(try_import(&b, &block), Err(ImportError::MissingAnchor));
 
     // Misplaced anchor: the anchor moved to position 1.
     let block = block_with(&b2, |txs| txs.swap(0, 1));
-    assert!(matches!(try_import(&b, &block), Err(ImportError::MissingAnchor) | Err(ImportError::MisplacedAnchor { .. })));
+    assert!(matches!(
+        try_import(&b, &block),
+        Err(ImportError::MissingAnchor) | Err(ImportError::MisplacedAnchor { .. })
+    ));
     // A second golden-touch transaction later in the block.
-    let block = block_with(&b2, |txs| { let a = txs[0].clone(); txs.push(a); });
+    let block = block_with(&b2, |txs| {
+        let a = txs[0].clone();
+        txs.push(a);
+    });
     assert_eq!(try_import(&b, &block), Err(ImportError::MisplacedAnchor { index: 1001 }));
 
     // An anchor with different inputs than this node derives (wrong parent gas used).
     let block = block_with(&b2, |txs| {
-        txs[0] = taiko_evm::anchor::anchor_transaction(&b.spec, 1, b2.header().base_fee_per_gas.unwrap(), &attrs(4, 1).anchor, 12345);
+        txs[0] = taiko_evm::anchor::anchor_transaction(
+            &b.spec,
+            1,
+            b2.header().base_fee_per_gas.unwrap(),
+            &attrs(4, 1).anchor,
+            12345,
+        );
     });
     assert_eq!(try_import(&b, &block), Err(ImportError::InvalidAnchor));
 
     // Wrong parent.
     let mut block = b2.block().clone();
     block.header.parent_hash = B256::repeat_byte(7);
-    assert!(matches!(try_import(&b, &SealedBlock::seal(block)), Err(ImportError::WrongParent { .. })));
+    assert!(matches!(
+        try_import(&b, &SealedBlock::seal(block)),
+        Err(ImportError::WrongParent { .. })
+    ));
     let mut block = b2.block().clone();
     block.header.number = 5;
-    assert!(matches!(try_import(&b, &SealedBlock::seal(block)), Err(ImportError::WrongNumber { expected: 2, got: 5 })));
+    assert!(matches!(
+        try_import(&b, &SealedBlock::seal(block)),
+        Err(ImportError::WrongNumber { expected: 2, got: 5 })
+    ));
 }
 
 #[test]
@@ -239,7 +313,8 @@ fn fees_are_shared_and_anchor_is_free() {
     let state0 = n.store.state().unwrap();
     let gt_before = state0.account(&GOLDEN_TOUCH_ADDRESS).unwrap();
     drop(state0);
-    let txs = vec![f.transfer(0, Address::repeat_byte(1), 5), f.transfer(1, Address::repeat_byte(2), 5)];
+    let txs =
+        vec![f.transfer(0, Address::repeat_byte(1), 5), f.transfer(1, Address::repeat_byte(2), 5)];
     let (block, _, _) = build_commit(&n, 2, txs);
     let base_fee = block.header().base_fee_per_gas.unwrap() as u128;
     let user_gas = 2 * 21_000u128;
@@ -248,12 +323,24 @@ fn fees_are_shared_and_anchor_is_free() {
     let (to_coinbase, to_treasury) = cfg.split_fee(U256::from(base_fee * 21_000));
     let tip = 2 * 21_000 * f.max_priority_fee_per_gas;
     let coinbase = state.account(&COINBASE).unwrap().unwrap();
-    assert_eq!(coinbase.balance, to_coinbase * U256::from(2) + U256::from(tip), "coinbase: 75% of base fee + tips");
+    assert_eq!(
+        coinbase.balance,
+        to_coinbase * U256::from(2) + U256::from(tip),
+        "coinbase: 75% of base fee + tips"
+    );
     let treasury = state.account(&n.spec.treasury()).unwrap().unwrap();
     assert_eq!(treasury.balance, to_treasury * U256::from(2), "treasury: the rest of the base fee");
-    assert_eq!(U256::from(base_fee * user_gas), (to_coinbase + to_treasury) * U256::from(2), "nothing burned");
+    assert_eq!(
+        U256::from(base_fee * user_gas),
+        (to_coinbase + to_treasury) * U256::from(2),
+        "nothing burned"
+    );
     let gt = state.account(&GOLDEN_TOUCH_ADDRESS).unwrap().unwrap();
-    assert_eq!(gt.balance, gt_before.map(|a| a.balance).unwrap_or_default(), "anchor is not charged");
+    assert_eq!(
+        gt.balance,
+        gt_before.map(|a| a.balance).unwrap_or_default(),
+        "anchor is not charged"
+    );
     assert_eq!(gt.nonce, 1);
     // The anchor contract accepted the header's base fee, computed in Rust: it recorded the block.
     let slot0 = state.storage(&n.spec.anchor_address, &U256::ZERO).unwrap();
@@ -267,7 +354,8 @@ fn base_fee_follows_the_anchor_contract_over_many_blocks() {
     let mut f = TxFactory::new(n.spec.chain_id, devnet_accounts());
     let mut last = 0;
     for i in 1..=5u64 {
-        let txs: Vec<_> = (0..200).map(|k| f.transfer(k % 20, Address::repeat_byte(3), 1)).collect();
+        let txs: Vec<_> =
+            (0..200).map(|k| f.transfer(k % 20, Address::repeat_byte(3), 1)).collect();
         let (block, _, skipped) = build_commit(&n, 2 * i, txs);
         assert!(skipped.is_empty());
         last = block.header().base_fee_per_gas.unwrap();
@@ -282,15 +370,26 @@ fn builder_skips_and_reports_bad_candidates() {
     let good = f.transfer(0, Address::repeat_byte(1), 1);
     f.set_nonce(1, 99);
     let gap = f.transfer(1, Address::repeat_byte(1), 1);
-    let too_big = f.sign(2, alloy::primitives::TxKind::Call(Address::repeat_byte(1)), U256::ZERO, Bytes::new(), 250_000_000);
-    let gt_signer = PrivateKeySigner::from_bytes(&taiko_chainspec::GOLDEN_TOUCH_PRIVATE_KEY).unwrap();
+    let too_big = f.sign(
+        2,
+        alloy::primitives::TxKind::Call(Address::repeat_byte(1)),
+        U256::ZERO,
+        Bytes::new(),
+        250_000_000,
+    );
+    let gt_signer =
+        PrivateKeySigner::from_bytes(&taiko_chainspec::GOLDEN_TOUCH_PRIVATE_KEY).unwrap();
     let mut gtf = TxFactory::new(n.spec.chain_id, vec![gt_signer]);
     let from_gt = gtf.transfer(0, Address::repeat_byte(1), 0);
-    let (block, _, skipped) = build_commit(&n, 2, vec![good.clone(), gap.clone(), too_big.clone(), from_gt.clone()]);
+    let (block, _, skipped) =
+        build_commit(&n, 2, vec![good.clone(), gap.clone(), too_big.clone(), from_gt.clone()]);
     assert_eq!(block.transactions().len(), 2);
     assert_eq!(block.transactions()[1].tx_hash(), good.tx_hash());
     let reasons: Vec<_> = skipped.iter().map(|s| (s.hash, s.reason.clone())).collect();
-    assert!(matches!(&reasons[0], (h, SkipReason::Invalid(r)) if h == gap.tx_hash() && r.contains("nonce")), "{reasons:?}");
+    assert!(
+        matches!(&reasons[0], (h, SkipReason::Invalid(r)) if h == gap.tx_hash() && r.contains("nonce")),
+        "{reasons:?}"
+    );
     assert_eq!(reasons[1], (*too_big.tx_hash(), SkipReason::ExceedsBlockGas));
     assert_eq!(reasons[2], (*from_gt.tx_hash(), SkipReason::GoldenTouchSender));
 }
@@ -302,21 +401,43 @@ fn builder_respects_the_compressed_tx_list_budget() {
     // Incompressible calldata: 2 KiB of pseudo-random bytes per tx.
     let txs: Vec<_> = (0..200u64)
         .map(|k| {
-            let data: Vec<u8> = (0..2048u64).map(|i| alloy::primitives::keccak256((k * 4096 + i).to_be_bytes())[0]).collect();
-            f.sign((k % 20) as usize, alloy::primitives::TxKind::Call(Address::repeat_byte(1)), U256::ZERO, data.into(), 200_000)
+            let data: Vec<u8> = (0..2048u64)
+                .map(|i| alloy::primitives::keccak256((k * 4096 + i).to_be_bytes())[0])
+                .collect();
+            f.sign(
+                (k % 20) as usize,
+                alloy::primitives::TxKind::Call(Address::repeat_byte(1)),
+                U256::ZERO,
+                data.into(),
+                200_000,
+            )
         })
         .collect();
     let (parent, parent_hash) = latest(&n);
     let limits = BuildLimits { gas_limit: n.spec.block_gas_limit(), max_tx_list_bytes: 40_000 };
-    let built = build_block(&n.spec, &n.store, &parent, parent_hash, &attrs(2, 1), &mut IterSource(txs.into_iter()), limits).unwrap();
+    let built = build_block(
+        &n.spec,
+        &n.store,
+        &parent,
+        parent_hash,
+        &attrs(2, 1),
+        &mut IterSource(txs.into_iter()),
+        limits,
+    )
+    .unwrap();
     let o = &built.outcome;
     assert!(o.tx_list.len() <= 40_000, "{}", o.tx_list.len());
     assert!(o.tx_list.len() > 30_000, "the budget is used, not wasted: {}", o.tx_list.len());
-    assert_eq!(taiko_evm::compress_tx_list(&o.executed.block.transactions()[1..]), o.tx_list.to_vec());
+    assert_eq!(
+        taiko_evm::compress_tx_list(&o.executed.block.transactions()[1..]),
+        o.tx_list.to_vec()
+    );
     assert!(built.skipped.iter().any(|s| s.reason == SkipReason::TxListFull));
     // Per sender, nonces stay in order.
     let mut last: std::collections::HashMap<Address, u64> = Default::default();
     for (tx, s) in o.executed.block.transactions().iter().zip(&o.executed.senders).skip(1) {
-        if let Some(prev) = last.insert(*s, tx.nonce()) { assert!(tx.nonce() > prev); }
+        if let Some(prev) = last.insert(*s, tx.nonce()) {
+            assert!(tx.nonce() > prev);
+        }
     }
 }

@@ -45,7 +45,9 @@ impl Chain {
     /// A chain of `blocks` (must be contiguous, oldest first, non-empty).
     pub fn new(blocks: Vec<ExecutedBlock>) -> Self {
         assert!(!blocks.is_empty(), "a chain has at least one block");
-        debug_assert!(blocks.windows(2).all(|w| w[1].block.header().parent_hash == w[0].block.hash()));
+        debug_assert!(
+            blocks.windows(2).all(|w| w[1].block.header().parent_hash == w[0].block.hash())
+        );
         Self { blocks }
     }
 
@@ -193,7 +195,9 @@ pub struct ExExManagerHandle {
 impl ExExManagerHandle {
     /// Queues a notification (delivered in order). Fails only if the manager stopped.
     pub fn notify(&self, n: ExExNotification) -> Result<(), ExExError> {
-        self.tx.send(n).map_err(|_| ExExError::Exited { id: "manager".into(), reason: "stopped".into() })
+        self.tx
+            .send(n)
+            .map_err(|_| ExExError::Exited { id: "manager".into(), reason: "stopped".into() })
     }
 }
 
@@ -212,7 +216,10 @@ pub struct ExExManager<Node> {
 
 impl<Node> std::fmt::Debug for ExExManager<Node> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExExManager").field("head", &self.head).field("exexes", &self.exexes.len()).finish()
+        f.debug_struct("ExExManager")
+            .field("head", &self.head)
+            .field("exexes", &self.exexes.len())
+            .finish()
     }
 }
 
@@ -241,7 +248,11 @@ impl<Node: NodeComponents> ExExManager<Node> {
 
     /// Installs an ExEx: `init` receives its context and returns the ExEx future. Logged
     /// notifications the ExEx has not finished are queued to it first.
-    pub async fn install_exex<F, Fut, E>(&mut self, id: impl Into<String>, init: F) -> Result<(), ExExError>
+    pub async fn install_exex<F, Fut, E>(
+        &mut self,
+        id: impl Into<String>,
+        init: F,
+    ) -> Result<(), ExExError>
     where
         F: FnOnce(ExExContext<Node>) -> Fut,
         Fut: Future<Output = Result<E, Box<dyn std::error::Error + Send + Sync>>>,
@@ -268,8 +279,15 @@ impl<Node: NodeComponents> ExExManager<Node> {
                 }
             }
         });
-        let ctx = ExExContext { head: self.head, notifications, events: ev_tx, components: self.components.clone() };
-        let exex = init(ctx).await.map_err(|e| ExExError::Exited { id: id.clone(), reason: e.to_string() })?;
+        let ctx = ExExContext {
+            head: self.head,
+            notifications,
+            events: ev_tx,
+            components: self.components.clone(),
+        };
+        let exex = init(ctx)
+            .await
+            .map_err(|e| ExExError::Exited { id: id.clone(), reason: e.to_string() })?;
         let fut: BoxFuture<'static, ExExResult> = Box::pin(exex);
         self.tasks.spawn(async move { (index, fut.await) });
         self.exexes.push(Installed { id, sender, done, finished });
@@ -309,7 +327,9 @@ impl<Node: NodeComponents> ExExManager<Node> {
         exex.finished = Some(height);
         let done = self.wal.done_through(height).map_err(|e| ExExError::Wal(e.to_string()))?;
         exex.done = exex.done.max(done);
-        self.wal.set_progress(&exex.id, exex.done, height).map_err(|e| ExExError::Wal(e.to_string()))?;
+        self.wal
+            .set_progress(&exex.id, exex.done, height)
+            .map_err(|e| ExExError::Wal(e.to_string()))?;
         let min_done = self.exexes.iter().map(|e| e.done).min().unwrap_or(0);
         self.wal.prune_through(min_done).map_err(|e| ExExError::Wal(e.to_string()))?;
         debug!(target: "exex", id = %self.exexes[index].id, height = height.number, "finished height");

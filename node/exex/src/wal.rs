@@ -13,7 +13,7 @@ const PROGRESS: TableDefinition<&str, &[u8]> = TableDefinition::new("progress");
 pub enum WalError {
     /// The database failed.
     #[error("database: {0}")]
-    Db(#[from] redb::Error),
+    Db(Box<redb::Error>),
     /// An entry did not decode.
     #[error("corrupted entry: {0}")]
     Corrupt(String),
@@ -22,11 +22,17 @@ pub enum WalError {
 macro_rules! db_err {
     ($($t:ty),*) => {$(
         impl From<$t> for WalError {
-            fn from(e: $t) -> Self { WalError::Db(e.into()) }
+            fn from(e: $t) -> Self { WalError::Db(Box::new(e.into())) }
         }
     )*};
 }
-db_err!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+db_err!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 /// The write-ahead log of ExEx notifications.
 #[derive(Debug)]
@@ -82,7 +88,8 @@ impl Wal {
         let mut out = Vec::new();
         for e in t.range(done + 1..)? {
             let (k, v) = e?;
-            let n = serde_json::from_slice(v.value()).map_err(|e| WalError::Corrupt(e.to_string()))?;
+            let n =
+                serde_json::from_slice(v.value()).map_err(|e| WalError::Corrupt(e.to_string()))?;
             out.push((k.value(), n));
         }
         Ok(out)
@@ -117,7 +124,12 @@ impl Wal {
     }
 
     /// Records an ExEx's progress.
-    pub fn set_progress(&self, exex: &str, done: u64, height: BlockNumHash) -> Result<(), WalError> {
+    pub fn set_progress(
+        &self,
+        exex: &str,
+        done: u64,
+        height: BlockNumHash,
+    ) -> Result<(), WalError> {
         let mut v = Vec::with_capacity(48);
         v.extend_from_slice(&done.to_be_bytes());
         v.extend_from_slice(&height.number.to_be_bytes());

@@ -184,7 +184,14 @@ mod tests {
     fn revert_encoding_round_trips() {
         let c = StateChanges {
             accounts: vec![
-                (Address::repeat_byte(1), Some(Account { nonce: 3, balance: U256::from(9), code_hash: B256::repeat_byte(7) })),
+                (
+                    Address::repeat_byte(1),
+                    Some(Account {
+                        nonce: 3,
+                        balance: U256::from(9),
+                        code_hash: B256::repeat_byte(7),
+                    }),
+                ),
                 (Address::repeat_byte(2), None),
             ],
             storage: vec![(

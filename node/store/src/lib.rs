@@ -72,7 +72,7 @@ const META_GENESIS: &str = "genesis_hash";
 pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
-    Db(#[from] redb::Error),
+    Db(Box<redb::Error>),
     /// Stored bytes did not decode.
     #[error("corrupted record: {0}")]
     Corrupt(String),
@@ -123,7 +123,7 @@ macro_rules! db_err {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Db(e.into())
+                StoreError::Db(Box::new(e.into()))
             }
         }
     )*};
@@ -342,7 +342,11 @@ impl Store {
             let h = canonical.get(n)?.ok_or_else(|| corrupt(format!("no hash for head {n}")))?;
             Ok(BlockNumHash::new(n, B256::from_slice(h.value())))
         };
-        Ok(Heads { latest: head(META_LATEST)?, safe: head(META_SAFE)?, finalized: head(META_FINALIZED)? })
+        Ok(Heads {
+            latest: head(META_LATEST)?,
+            safe: head(META_SAFE)?,
+            finalized: head(META_FINALIZED)?,
+        })
     }
 
     /// The header of the `latest` block.
@@ -455,11 +459,12 @@ impl Store {
             w.open_table(HEADERS)?.insert(number, alloy::rlp::encode(block.header()).as_slice())?;
             w.open_table(CANONICAL)?.insert(number, hash.as_slice())?;
             w.open_table(HASH_TO_NUMBER)?.insert(hash.as_slice(), number)?;
-            let mut body = Vec::with_capacity(block.transactions().iter().map(|t| t.length()).sum::<usize>() + 8);
+            let mut body = Vec::with_capacity(
+                block.transactions().iter().map(|t| t.length()).sum::<usize>() + 8,
+            );
             block.transactions().to_vec().encode(&mut body);
             w.open_table(BODIES)?.insert(number, body.as_slice())?;
-            let senders: Vec<u8> =
-                executed.senders.iter().flat_map(|s| s.0.0).collect();
+            let senders: Vec<u8> = executed.senders.iter().flat_map(|s| s.0.0).collect();
             w.open_table(SENDERS)?.insert(number, senders.as_slice())?;
             w.open_table(RECEIPTS)?
                 .insert(number, alloy::rlp::encode(&executed.receipts).as_slice())?;
@@ -516,7 +521,8 @@ impl Store {
             for n in (target + 1..=latest).rev() {
                 let revert = {
                     let t = w.open_table(REVERTS)?;
-                    let v = t.get(n)?.ok_or(StoreError::UnwindBeyondWindow { target, oldest: n })?;
+                    let v =
+                        t.get(n)?.ok_or(StoreError::UnwindBeyondWindow { target, oldest: n })?;
                     StateChanges::decode(v.value()).ok_or_else(|| corrupt("revert record"))?
                 };
                 write_state(&w, &revert)?;
@@ -552,7 +558,11 @@ impl Store {
         }
         let computed = self.trie().root();
         if computed != expected_root {
-            return Err(StoreError::StateRootMismatch { number: target, expected: expected_root, computed });
+            return Err(StoreError::StateRootMismatch {
+                number: target,
+                expected: expected_root,
+                computed,
+            });
         }
         w.commit()?;
         Ok(())
@@ -560,7 +570,10 @@ impl Store {
 }
 
 /// Writes new state values and returns the revert record (previous values).
-fn write_state(w: &redb::WriteTransaction, changes: &StateChanges) -> Result<StateChanges, StoreError> {
+fn write_state(
+    w: &redb::WriteTransaction,
+    changes: &StateChanges,
+) -> Result<StateChanges, StoreError> {
     let mut accounts = w.open_table(ACCOUNTS)?;
     let mut storage = w.open_table(STORAGE)?;
     let mut code = w.open_table(CODE)?;
@@ -570,7 +583,9 @@ fn write_state(w: &redb::WriteTransaction, changes: &StateChanges) -> Result<Sta
             Some(a) => accounts.insert(addr.as_slice(), a.encode().as_slice())?,
             None => accounts.remove(addr.as_slice())?,
         };
-        let old = old.map(|v| Account::decode(v.value()).ok_or_else(|| corrupt("account record"))).transpose()?;
+        let old = old
+            .map(|v| Account::decode(v.value()).ok_or_else(|| corrupt("account record")))
+            .transpose()?;
         revert.accounts.push((*addr, old));
     }
     for (addr, st) in &changes.storage {

@@ -65,10 +65,7 @@ impl DatabaseRef for StateProvider {
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
-        Ok(self
-            .code(&code_hash)?
-            .map(Bytecode::new_raw)
-            .unwrap_or_default())
+        Ok(self.code(&code_hash)?.map(Bytecode::new_raw).unwrap_or_default())
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
@@ -76,10 +73,6 @@ impl DatabaseRef for StateProvider {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
-        Ok(self
-            .canonical
-            .get(number)?
-            .map(|v| B256::from_slice(v.value()))
-            .unwrap_or_default())
+        Ok(self.canonical.get(number)?.map(|v| B256::from_slice(v.value())).unwrap_or_default())
     }
 }

@@ -171,17 +171,36 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn acc(n: u64) -> Account {
-        Account { nonce: n, balance: U256::from(n * 1000), code_hash: alloy::primitives::KECCAK256_EMPTY }
+        Account {
+            nonce: n,
+            balance: U256::from(n * 1000),
+            code_hash: alloy::primitives::KECCAK256_EMPTY,
+        }
     }
 
     /// Reference root from alloy-trie over a flat model.
-    fn reference(accounts: &BTreeMap<Address, Account>, storage: &BTreeMap<Address, BTreeMap<U256, U256>>) -> B256 {
+    fn reference(
+        accounts: &BTreeMap<Address, Account>,
+        storage: &BTreeMap<Address, BTreeMap<U256, U256>>,
+    ) -> B256 {
         state_root_unhashed(accounts.iter().map(|(a, acc)| {
             let sroot = storage
                 .get(a)
-                .map(|s| storage_root_unhashed(s.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (B256::from(*k), *v))))
+                .map(|s| {
+                    storage_root_unhashed(
+                        s.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (B256::from(*k), *v)),
+                    )
+                })
                 .unwrap_or(EMPTY_ROOT_HASH);
-            (*a, TrieAccount { nonce: acc.nonce, balance: acc.balance, storage_root: sroot, code_hash: acc.code_hash })
+            (
+                *a,
+                TrieAccount {
+                    nonce: acc.nonce,
+                    balance: acc.balance,
+                    storage_root: sroot,
+                    code_hash: acc.code_hash,
+                },
+            )
         }))
     }
 
@@ -199,10 +218,23 @@ mod tests {
         assert_eq!(genesis_root, reference(&accounts, &storage));
 
         let changes = StateChanges {
-            accounts: vec![(Address::repeat_byte(1), Some(acc(99))), (Address::repeat_byte(2), None), (Address::repeat_byte(77), Some(acc(5)))],
+            accounts: vec![
+                (Address::repeat_byte(1), Some(acc(99))),
+                (Address::repeat_byte(2), None),
+                (Address::repeat_byte(77), Some(acc(5))),
+            ],
             storage: vec![
-                (Address::repeat_byte(3), StorageChanges { wiped: false, slots: vec![(U256::from(1), U256::ZERO), (U256::from(2), U256::from(22))] }),
-                (Address::repeat_byte(4), StorageChanges { wiped: false, slots: vec![(U256::from(9), U256::from(99))] }),
+                (
+                    Address::repeat_byte(3),
+                    StorageChanges {
+                        wiped: false,
+                        slots: vec![(U256::from(1), U256::ZERO), (U256::from(2), U256::from(22))],
+                    },
+                ),
+                (
+                    Address::repeat_byte(4),
+                    StorageChanges { wiped: false, slots: vec![(U256::from(9), U256::from(99))] },
+                ),
             ],
             contracts: vec![],
         };

@@ -128,7 +128,11 @@ fn leaf(key: Nibbles, value: Vec<u8>) -> Node {
 }
 
 fn extension(key: Nibbles, child: Node) -> Node {
-    if key.is_empty() { child } else { Node::Extension(Box::new(Extension { key, child, cache: None })) }
+    if key.is_empty() {
+        child
+    } else {
+        Node::Extension(Box::new(Extension { key, child, cache: None }))
+    }
 }
 
 fn insert(node: &mut Node, path: Nibbles, value: Vec<u8>) -> Option<Vec<u8>> {
@@ -303,7 +307,9 @@ mod tests {
 
     fn value(rng: &mut StdRng) -> Vec<u8> {
         let len = rng.random_range(1..80);
-        alloy::rlp::encode(U256::from(rng.random::<u64>()).to_be_bytes_vec()[..len.min(32)].to_vec())
+        alloy::rlp::encode(
+            U256::from(rng.random::<u64>()).to_be_bytes_vec()[..len.min(32)].to_vec(),
+        )
     }
 
     #[test]
@@ -356,7 +362,8 @@ mod tests {
     #[test]
     fn undo_by_previous_values_restores_root() {
         let mut rng = StdRng::seed_from_u64(9);
-        let entries: Vec<_> = (0..500).map(|_| (B256::from(rng.random::<[u8; 32]>()), value(&mut rng))).collect();
+        let entries: Vec<_> =
+            (0..500).map(|_| (B256::from(rng.random::<[u8; 32]>()), value(&mut rng))).collect();
         let mut trie = Trie::from_entries(entries.clone());
         let before = trie.root();
         let mut undo = Vec::new();

@@ -1,0 +1,284 @@
+//! `taiko-preconf bench import`: block import throughput against raw revm measured in the same
+//! run, and per-block import cost against the size of the state.
+//!
+//! Import here is the whole path a received block takes: re-execution with the Taiko rules
+//! (anchor, fee sharing), every header check, the incremental state root, and the durable
+//! one-transaction write to the store. The baseline executes the same user transactions with
+//! plain revm over an in-memory database (no anchor, no roots, no persistence).
+
+use alloy::{
+    consensus::{TxEnvelope, transaction::Recovered},
+    genesis::GenesisAccount,
+    primitives::{Address, B256, U256},
+    signers::local::PrivateKeySigner,
+};
+use alloy_evm::{Evm, EvmEnv, EvmFactory, FromRecoveredTx, eth::EthEvmFactory};
+use eyre::{Result, WrapErr, ensure};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use revm::{
+    context::{BlockEnv, CfgEnv, TxEnv},
+    database::{CacheDB, EmptyDB},
+    primitives::{KECCAK_EMPTY, hardfork::SpecId},
+    state::{AccountInfo, Bytecode},
+};
+use std::{sync::Arc, time::Instant};
+use taiko_chainspec::ChainSpec;
+use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits, IterSource, testing::TxFactory};
+use taiko_store::{SealedBlock, Store, StoreOptions};
+
+/// Options of `bench import`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ImportBenchArgs {
+    /// Measured blocks per workload.
+    #[arg(long, default_value_t = 5)]
+    blocks: usize,
+    /// Transfers per block (21,000 gas each).
+    #[arg(long, default_value_t = 10_000)]
+    transfers_per_block: usize,
+    /// ERC-20 transfers per block.
+    #[arg(long, default_value_t = 4_000)]
+    erc20_per_block: usize,
+    /// Sending accounts.
+    #[arg(long, default_value_t = 200)]
+    senders: usize,
+    /// State sizes to compare (pre-existing accounts).
+    #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
+    state_sizes: Vec<usize>,
+    /// Transfers per block in the state-size comparison.
+    #[arg(long, default_value_t = 2_000)]
+    scaling_txs: usize,
+}
+
+struct Node {
+    _dir: tempfile::TempDir,
+    store: Store,
+    spec: Arc<ChainSpec>,
+}
+
+fn spec_with(extra: &[(Address, U256)], senders: &[PrivateKeySigner]) -> Result<Arc<ChainSpec>> {
+    let mut genesis = ChainSpec::devnet().genesis;
+    let funds = U256::from(10u64).pow(U256::from(24u64));
+    for s in senders {
+        genesis.alloc.insert(s.address(), GenesisAccount::default().with_balance(funds));
+    }
+    for (a, b) in extra {
+        genesis.alloc.insert(*a, GenesisAccount::default().with_balance(*b));
+    }
+    Ok(Arc::new(ChainSpec::from_genesis(genesis)?))
+}
+
+fn open(spec: &Arc<ChainSpec>) -> Result<Node> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path().join("db.redb"), spec.clone(), StoreOptions::default())?;
+    Ok(Node { _dir: dir, store, spec: spec.clone() })
+}
+
+fn attrs(ts: u64) -> BlockAttributes {
+    BlockAttributes {
+        timestamp: ts,
+        coinbase: Address::repeat_byte(0xc0),
+        anchor: AnchorInput { l1_block_id: 1, l1_block_hash: B256::repeat_byte(1), l1_state_root: B256::repeat_byte(2) },
+        ..Default::default()
+    }
+}
+
+/// Builds and commits a block on `node`; returns it with its senders.
+fn build(node: &Node, ts: u64, txs: Vec<Recovered<TxEnvelope>>) -> Result<(SealedBlock, Vec<Address>)> {
+    let parent = node.store.latest_header()?;
+    let hash = parent.hash_slow();
+    let n = txs.len();
+    let built = taiko_evm::build_block(&node.spec, &node.store, &parent, hash, &attrs(ts), &mut IterSource(txs.into_iter()), BuildLimits::from_spec(&node.spec))?;
+    ensure!(built.skipped.is_empty(), "builder skipped {} of {n}: {:?}", built.skipped.len(), built.skipped.first());
+    let o = built.outcome;
+    node.store.commit_block(&o.executed, &o.changes)?;
+    Ok((o.executed.block, o.executed.senders))
+}
+
+/// Imports and commits `block` on `node`; returns the seconds it took.
+fn import(node: &Node, block: &SealedBlock, senders: Option<&[Address]>) -> Result<f64> {
+    let started = Instant::now();
+    let parent = node.store.latest_header()?;
+    let o = taiko_evm::import_block(&node.spec, &node.store, &parent, parent.hash_slow(), block, senders)?;
+    node.store.commit_block(&o.executed, &o.changes)?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// In-memory revm over the genesis allocation: the baseline.
+struct RawRevm {
+    db: CacheDB<EmptyDB>,
+    chain_id: u64,
+}
+
+impl RawRevm {
+    fn new(spec: &ChainSpec) -> Self {
+        let mut db = CacheDB::new(EmptyDB::default());
+        for (addr, acc) in &spec.genesis.alloc {
+            let (code_hash, code) = match &acc.code {
+                Some(c) if !c.is_empty() => (alloy::primitives::keccak256(c), Bytecode::new_raw(c.clone())),
+                _ => (KECCAK_EMPTY, Bytecode::default()),
+            };
+            db.insert_account_info(*addr, AccountInfo::new(acc.balance, acc.nonce.unwrap_or(0), code_hash, code));
+        }
+        Self { db, chain_id: spec.chain_id }
+    }
+
+    /// Executes the block's user transactions (senders given); returns seconds.
+    fn execute(&mut self, block: &SealedBlock, senders: &[Address]) -> Result<f64> {
+        let h = block.header();
+        let block_env = BlockEnv {
+            number: U256::from(h.number),
+            beneficiary: h.beneficiary,
+            timestamp: U256::from(h.timestamp),
+            gas_limit: h.gas_limit,
+            basefee: h.base_fee_per_gas.unwrap_or_default(),
+            prevrandao: Some(h.mix_hash),
+            ..Default::default()
+        };
+        let cfg = CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(self.chain_id);
+        let envs: Vec<TxEnv> = block.transactions().iter().zip(senders).skip(1).map(|(tx, s)| TxEnv::from_recovered_tx(tx, *s)).collect();
+        let db = std::mem::take(&mut self.db);
+        let mut evm = EthEvmFactory::default().create_evm(db, EvmEnv::new(cfg, block_env));
+        let started = Instant::now();
+        for tx in envs {
+            let r = evm.transact_commit(tx).map_err(|e| eyre::eyre!("baseline execution: {e:?}"))?;
+            ensure!(r.is_success(), "baseline tx failed: {r:?}");
+        }
+        let secs = started.elapsed().as_secs_f64();
+        self.db = evm.into_db();
+        Ok(secs)
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn user_gas(block: &SealedBlock) -> u64 {
+    // The anchor's gas is in the header; the baseline runs user transactions only.
+    block.header().gas_used
+}
+
+struct Workload {
+    name: &'static str,
+    blocks: Vec<(SealedBlock, Vec<Address>)>,
+    setup: Vec<(SealedBlock, Vec<Address>)>,
+}
+
+fn workloads(args: &ImportBenchArgs, builder: &Node, senders: &[PrivateKeySigner]) -> Result<Vec<Workload>> {
+    let mut f = TxFactory::new(builder.spec.chain_id, senders.to_vec());
+    f.max_fee_per_gas = 100_000_000_000;
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut ts = 0;
+    let mut next_ts = || {
+        ts += 2;
+        ts
+    };
+    // Setup: deploy the token and give every sender a balance.
+    let (deploy, token) = f.deploy_token(0, U256::from(10u64).pow(U256::from(30u64)));
+    let mut txs = vec![deploy];
+    for i in 1..f.len() {
+        txs.push(f.token_transfer(0, token, f.address(i), 1_000_000_000));
+    }
+    let setup = vec![build(builder, next_ts(), txs)?];
+
+    let mut transfers = Vec::new();
+    for _ in 0..args.blocks {
+        let txs: Vec<_> = (0..args.transfers_per_block)
+            .map(|k| f.transfer(k % f.len(), Address::from(rng.random::<[u8; 20]>()), 1))
+            .collect();
+        transfers.push(build(builder, next_ts(), txs)?);
+    }
+    let mut erc20 = Vec::new();
+    for _ in 0..args.blocks {
+        let txs: Vec<_> = (0..args.erc20_per_block)
+            .map(|k| f.token_transfer(k % f.len(), token, Address::from(rng.random::<[u8; 20]>()), 1))
+            .collect();
+        erc20.push(build(builder, next_ts(), txs)?);
+    }
+    Ok(vec![
+        Workload { name: "ETH transfers", blocks: transfers, setup: setup.clone() },
+        Workload { name: "ERC-20 transfers", blocks: erc20, setup },
+    ])
+}
+
+pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
+    println!("# taiko-preconf bench import");
+    println!("machine: {} cores; release build: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), !cfg!(debug_assertions));
+    let senders: Vec<PrivateKeySigner> = (0..args.senders).map(|_| PrivateKeySigner::random()).collect();
+    let spec = spec_with(&[], &senders)?;
+    let builder = open(&spec)?;
+    let t = Instant::now();
+    let loads = workloads(&args, &builder, &senders).wrap_err("building the workload")?;
+    println!("workload built in {:.1}s", t.elapsed().as_secs_f64());
+
+    println!();
+    println!("## Import throughput vs raw revm (same transactions, same run)");
+    println!("| workload | txs/block | raw revm Mgas/s | import Mgas/s | import tx/s | ratio | import incl. sender recovery Mgas/s | ratio |");
+    println!("|---|---|---|---|---|---|---|---|");
+    // The ERC-20 workload's blocks come after the transfer blocks in the builder's chain, so
+    // one importer replays everything in order; each workload is timed on its own blocks.
+    let importer = open(&spec)?;
+    let recovering = open(&spec)?;
+    let mut raw = RawRevm::new(&spec);
+    for (b, s) in &loads[0].setup {
+        import(&importer, b, Some(s))?;
+        import(&recovering, b, None)?;
+        raw.execute(b, s)?;
+    }
+    for w in &loads {
+        let (mut gas, mut txs, mut t_raw, mut t_imp, mut t_rec) = (0u64, 0usize, 0.0, 0.0, 0.0);
+        for (b, s) in &w.blocks {
+            t_raw += raw.execute(b, s)?;
+            t_imp += import(&importer, b, Some(s))?;
+            t_rec += import(&recovering, b, None)?;
+            gas += user_gas(b);
+            txs += b.transactions().len() - 1;
+        }
+        let mgas = |t: f64| gas as f64 / t / 1e6;
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} |",
+            w.name,
+            txs / w.blocks.len(),
+            mgas(t_raw),
+            mgas(t_imp),
+            txs as f64 / t_imp,
+            t_raw / t_imp,
+            mgas(t_rec),
+            t_raw / t_rec,
+        );
+    }
+    ensure!(importer.store.trie_root() == builder.store.trie_root(), "importer diverged from builder");
+
+    println!();
+    println!("## Per-block import time vs state size ({} transfers to existing accounts)", args.scaling_txs);
+    println!("| pre-existing accounts | setup s | median import ms | ratio to smallest |");
+    println!("|---|---|---|---|");
+    let mut first = None;
+    for &size in &args.state_sizes {
+        let t = Instant::now();
+        let mut rng = StdRng::seed_from_u64(size as u64);
+        let extra: Vec<(Address, U256)> = (0..size).map(|_| (Address::from(rng.random::<[u8; 20]>()), U256::from(1u64))).collect();
+        let spec = spec_with(&extra, &senders)?;
+        let node = open(&spec)?;
+        let setup = t.elapsed().as_secs_f64();
+        let mut f = TxFactory::new(spec.chain_id, senders.clone());
+        f.max_fee_per_gas = 100_000_000_000;
+        let mut times = Vec::new();
+        for round in 0..5u64 {
+            let txs: Vec<_> = (0..args.scaling_txs)
+                .map(|k| f.transfer(k % f.len(), extra[rng.random_range(0..extra.len())].0, 1))
+                .collect();
+            // Build without committing, then time the import of that block on the same store.
+            let parent = node.store.latest_header()?;
+            let built = taiko_evm::build_block(&spec, &node.store, &parent, parent.hash_slow(), &attrs(2 + 2 * round), &mut IterSource(txs.into_iter()), BuildLimits::from_spec(&spec))?;
+            node.store.undo_trie(built.outcome.trie_undo);
+            let block = built.outcome.executed;
+            times.push(import(&node, &block.block, Some(&block.senders))?);
+        }
+        let ms = median(times) * 1e3;
+        let base = *first.get_or_insert(ms);
+        println!("| {size} | {setup:.1} | {ms:.1} | {:.2} |", ms / base);
+    }
+    Ok(())
+}
