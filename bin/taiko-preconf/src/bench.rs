@@ -32,12 +32,16 @@ pub(crate) struct ImportBenchArgs {
     /// Measured blocks per workload.
     #[arg(long, default_value_t = 5)]
     blocks: usize,
-    /// Transfers per block (21,000 gas each).
-    #[arg(long, default_value_t = 10_000)]
+    /// Transfers per block (21,000 gas each). About 1,300 signed transfers fill the default
+    /// compressed tx-list budget of one blob; raise `--max-tx-list-bytes` for bigger blocks.
+    #[arg(long, default_value_t = 1_200)]
     transfers_per_block: usize,
     /// ERC-20 transfers per block.
-    #[arg(long, default_value_t = 4_000)]
+    #[arg(long, default_value_t = 1_000)]
     erc20_per_block: usize,
+    /// Compressed tx-list budget of the benchmark chain (default: the devnet's, one blob).
+    #[arg(long)]
+    max_tx_list_bytes: Option<usize>,
     /// Sending accounts.
     #[arg(long, default_value_t = 200)]
     senders: usize,
@@ -45,7 +49,7 @@ pub(crate) struct ImportBenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
     state_sizes: Vec<usize>,
     /// Transfers per block in the state-size comparison.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 1_000)]
     scaling_txs: usize,
 }
 
@@ -55,8 +59,13 @@ struct Node {
     spec: Arc<ChainSpec>,
 }
 
-fn spec_with(extra: &[(Address, U256)], senders: &[PrivateKeySigner]) -> Result<Arc<ChainSpec>> {
+fn spec_with(extra: &[(Address, U256)], senders: &[PrivateKeySigner], max_tx_list: Option<usize>) -> Result<Arc<ChainSpec>> {
     let mut genesis = ChainSpec::devnet().genesis;
+    if let Some(max) = max_tx_list {
+        let mut taiko: taiko_chainspec::TaikoConfig = genesis.config.extra_fields.get_deserialized("taiko").expect("devnet has it")?;
+        taiko.max_tx_list_bytes = max;
+        genesis.config.extra_fields.insert_value("taiko".into(), taiko)?;
+    }
     let funds = U256::from(10u64).pow(U256::from(24u64));
     for s in senders {
         genesis.alloc.insert(s.address(), GenesisAccount::default().with_balance(funds));
@@ -206,7 +215,7 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
     println!("# taiko-preconf bench import");
     println!("machine: {} cores; release build: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), !cfg!(debug_assertions));
     let senders: Vec<PrivateKeySigner> = (0..args.senders).map(|_| PrivateKeySigner::random()).collect();
-    let spec = spec_with(&[], &senders)?;
+    let spec = spec_with(&[], &senders, args.max_tx_list_bytes)?;
     let builder = open(&spec)?;
     let t = Instant::now();
     let loads = workloads(&args, &builder, &senders).wrap_err("building the workload")?;
@@ -259,7 +268,7 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
         let t = Instant::now();
         let mut rng = StdRng::seed_from_u64(size as u64);
         let extra: Vec<(Address, U256)> = (0..size).map(|_| (Address::from(rng.random::<[u8; 20]>()), U256::from(1u64))).collect();
-        let spec = spec_with(&extra, &senders)?;
+        let spec = spec_with(&extra, &senders, args.max_tx_list_bytes)?;
         let node = open(&spec)?;
         let setup = t.elapsed().as_secs_f64();
         let mut f = TxFactory::new(spec.chain_id, senders.clone());
@@ -272,6 +281,7 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
             // Build without committing, then time the import of that block on the same store.
             let parent = node.store.latest_header()?;
             let built = taiko_evm::build_block(&spec, &node.store, &parent, parent.hash_slow(), &attrs(2 + 2 * round), &mut IterSource(txs.into_iter()), BuildLimits::from_spec(&spec))?;
+            ensure!(built.skipped.is_empty(), "scaling block skipped {} transactions", built.skipped.len());
             node.store.undo_trie(built.outcome.trie_undo);
             let block = built.outcome.executed;
             times.push(import(&node, &block.block, Some(&block.senders))?);

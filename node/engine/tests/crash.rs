@@ -1,0 +1,82 @@
+//! Kill-and-reopen: a writer process is SIGKILLed at arbitrary points while committing blocks;
+//! every reopen must find a consistent head whose state root the rebuilt tries reproduce.
+
+use alloy::primitives::{Address, B256};
+use std::{process::Command, sync::Arc, time::Duration};
+use taiko_chainspec::{ChainSpec, devnet_accounts};
+use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits, IterSource, testing::TxFactory};
+use taiko_store::{Store, StoreOptions};
+
+const CHILD_ENV: &str = "TAIKO_CRASH_TEST_DIR";
+
+fn attrs(ts: u64) -> BlockAttributes {
+    BlockAttributes {
+        timestamp: ts,
+        coinbase: Address::repeat_byte(0xc0),
+        anchor: AnchorInput { l1_block_id: 1, l1_block_hash: B256::repeat_byte(1), l1_state_root: B256::repeat_byte(2) },
+        ..Default::default()
+    }
+}
+
+/// Opens the store and commits blocks of 200 transfers forever (until killed).
+fn write_forever(dir: &str) {
+    let spec = Arc::new(ChainSpec::devnet());
+    let store = Store::open(format!("{dir}/db.redb"), spec.clone(), StoreOptions::default()).unwrap();
+    let mut f = TxFactory::new(spec.chain_id, devnet_accounts());
+    let head = store.heads().unwrap().latest.number;
+    // Resume nonces from the state.
+    let state = store.state().unwrap();
+    for i in 0..f.len() {
+        f.set_nonce(i, state.account(&f.address(i)).unwrap().map(|a| a.nonce).unwrap_or(0));
+    }
+    drop(state);
+    for n in head + 1.. {
+        let txs: Vec<_> = (0..200).map(|k| f.transfer(k % 20, Address::with_last_byte((n % 250) as u8), 1)).collect();
+        let parent = store.latest_header().unwrap();
+        let built = taiko_evm::build_block(&spec, &store, &parent, parent.hash_slow(), &attrs(2 * n), &mut IterSource(txs.into_iter()), BuildLimits::from_spec(&spec)).unwrap();
+        store.commit_block(&built.outcome.executed, &built.outcome.changes).unwrap();
+    }
+}
+
+#[test]
+fn crash_child_writer() {
+    // Only does something when started by `kill_and_reopen_yields_a_consistent_head`.
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        write_forever(&dir);
+    }
+}
+
+#[test]
+fn kill_and_reopen_yields_a_consistent_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut last = 0;
+    for (round, delay_ms) in [700u64, 1100, 450, 1600].into_iter().enumerate() {
+        let mut child = Command::new(&exe)
+            .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, dir.path())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL, mid-write or not
+        child.wait().unwrap();
+
+        // Reopening rebuilds the tries from the flat state and checks them against the head.
+        let spec = Arc::new(ChainSpec::devnet());
+        let store = Store::open(dir.path().join("db.redb"), spec, StoreOptions::default())
+            .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let head = store.heads().unwrap().latest;
+        let header = store.latest_header().unwrap();
+        assert_eq!(header.hash_slow(), head.hash);
+        assert_eq!(store.trie_root(), header.state_root, "round {round}");
+        let block = store.block_by_number(head.number).unwrap().expect("head block stored whole");
+        assert_eq!(block.receipts.len(), block.block.transactions().len());
+        for tx in block.block.transactions() {
+            assert_eq!(store.transaction_location(*tx.tx_hash()).unwrap().map(|l| l.block_number), Some(head.number));
+        }
+        assert!(store.block_by_number(head.number + 1).unwrap().is_none(), "nothing past the head");
+        assert!(head.number >= last, "committed blocks survive");
+        last = head.number;
+    }
+    assert!(last > 0, "the writer committed blocks before being killed");
+}
