@@ -59,10 +59,15 @@ struct Node {
     spec: Arc<ChainSpec>,
 }
 
-fn spec_with(extra: &[(Address, U256)], senders: &[PrivateKeySigner], max_tx_list: Option<usize>) -> Result<Arc<ChainSpec>> {
+fn spec_with(
+    extra: &[(Address, U256)],
+    senders: &[PrivateKeySigner],
+    max_tx_list: Option<usize>,
+) -> Result<Arc<ChainSpec>> {
     let mut genesis = ChainSpec::devnet().genesis;
     if let Some(max) = max_tx_list {
-        let mut taiko: taiko_chainspec::TaikoConfig = genesis.config.extra_fields.get_deserialized("taiko").expect("devnet has it")?;
+        let mut taiko: taiko_chainspec::TaikoConfig =
+            genesis.config.extra_fields.get_deserialized("taiko").expect("devnet has it")?;
         taiko.max_tx_list_bytes = max;
         genesis.config.extra_fields.insert_value("taiko".into(), taiko)?;
     }
@@ -86,18 +91,39 @@ fn attrs(ts: u64) -> BlockAttributes {
     BlockAttributes {
         timestamp: ts,
         coinbase: Address::repeat_byte(0xc0),
-        anchor: AnchorInput { l1_block_id: 1, l1_block_hash: B256::repeat_byte(1), l1_state_root: B256::repeat_byte(2) },
+        anchor: AnchorInput {
+            l1_block_id: 1,
+            l1_block_hash: B256::repeat_byte(1),
+            l1_state_root: B256::repeat_byte(2),
+        },
         ..Default::default()
     }
 }
 
 /// Builds and commits a block on `node`; returns it with its senders.
-fn build(node: &Node, ts: u64, txs: Vec<Recovered<TxEnvelope>>) -> Result<(SealedBlock, Vec<Address>)> {
+fn build(
+    node: &Node,
+    ts: u64,
+    txs: Vec<Recovered<TxEnvelope>>,
+) -> Result<(SealedBlock, Vec<Address>)> {
     let parent = node.store.latest_header()?;
     let hash = parent.hash_slow();
     let n = txs.len();
-    let built = taiko_evm::build_block(&node.spec, &node.store, &parent, hash, &attrs(ts), &mut IterSource(txs.into_iter()), BuildLimits::from_spec(&node.spec))?;
-    ensure!(built.skipped.is_empty(), "builder skipped {} of {n}: {:?}", built.skipped.len(), built.skipped.first());
+    let built = taiko_evm::build_block(
+        &node.spec,
+        &node.store,
+        &parent,
+        hash,
+        &attrs(ts),
+        &mut IterSource(txs.into_iter()),
+        BuildLimits::from_spec(&node.spec),
+    )?;
+    ensure!(
+        built.skipped.is_empty(),
+        "builder skipped {} of {n}: {:?}",
+        built.skipped.len(),
+        built.skipped.first()
+    );
     let o = built.outcome;
     node.store.commit_block(&o.executed, &o.changes)?;
     Ok((o.executed.block, o.executed.senders))
@@ -107,7 +133,14 @@ fn build(node: &Node, ts: u64, txs: Vec<Recovered<TxEnvelope>>) -> Result<(Seale
 fn import(node: &Node, block: &SealedBlock, senders: Option<&[Address]>) -> Result<f64> {
     let started = Instant::now();
     let parent = node.store.latest_header()?;
-    let o = taiko_evm::import_block(&node.spec, &node.store, &parent, parent.hash_slow(), block, senders)?;
+    let o = taiko_evm::import_block(
+        &node.spec,
+        &node.store,
+        &parent,
+        parent.hash_slow(),
+        block,
+        senders,
+    )?;
     node.store.commit_block(&o.executed, &o.changes)?;
     Ok(started.elapsed().as_secs_f64())
 }
@@ -123,10 +156,15 @@ impl RawRevm {
         let mut db = CacheDB::new(EmptyDB::default());
         for (addr, acc) in &spec.genesis.alloc {
             let (code_hash, code) = match &acc.code {
-                Some(c) if !c.is_empty() => (alloy::primitives::keccak256(c), Bytecode::new_raw(c.clone())),
+                Some(c) if !c.is_empty() => {
+                    (alloy::primitives::keccak256(c), Bytecode::new_raw(c.clone()))
+                }
                 _ => (KECCAK_EMPTY, Bytecode::default()),
             };
-            db.insert_account_info(*addr, AccountInfo::new(acc.balance, acc.nonce.unwrap_or(0), code_hash, code));
+            db.insert_account_info(
+                *addr,
+                AccountInfo::new(acc.balance, acc.nonce.unwrap_or(0), code_hash, code),
+            );
         }
         Self { db, chain_id: spec.chain_id }
     }
@@ -144,12 +182,19 @@ impl RawRevm {
             ..Default::default()
         };
         let cfg = CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(self.chain_id);
-        let envs: Vec<TxEnv> = block.transactions().iter().zip(senders).skip(1).map(|(tx, s)| TxEnv::from_recovered_tx(tx, *s)).collect();
+        let envs: Vec<TxEnv> = block
+            .transactions()
+            .iter()
+            .zip(senders)
+            .skip(1)
+            .map(|(tx, s)| TxEnv::from_recovered_tx(tx, *s))
+            .collect();
         let db = std::mem::take(&mut self.db);
         let mut evm = EthEvmFactory::default().create_evm(db, EvmEnv::new(cfg, block_env));
         let started = Instant::now();
         for tx in envs {
-            let r = evm.transact_commit(tx).map_err(|e| eyre::eyre!("baseline execution: {e:?}"))?;
+            let r =
+                evm.transact_commit(tx).map_err(|e| eyre::eyre!("baseline execution: {e:?}"))?;
             ensure!(r.is_success(), "baseline tx failed: {r:?}");
         }
         let secs = started.elapsed().as_secs_f64();
@@ -174,7 +219,11 @@ struct Workload {
     setup: Vec<(SealedBlock, Vec<Address>)>,
 }
 
-fn workloads(args: &ImportBenchArgs, builder: &Node, senders: &[PrivateKeySigner]) -> Result<Vec<Workload>> {
+fn workloads(
+    args: &ImportBenchArgs,
+    builder: &Node,
+    senders: &[PrivateKeySigner],
+) -> Result<Vec<Workload>> {
     let mut f = TxFactory::new(builder.spec.chain_id, senders.to_vec());
     f.max_fee_per_gas = 100_000_000_000;
     let mut rng = StdRng::seed_from_u64(1);
@@ -201,7 +250,9 @@ fn workloads(args: &ImportBenchArgs, builder: &Node, senders: &[PrivateKeySigner
     let mut erc20 = Vec::new();
     for _ in 0..args.blocks {
         let txs: Vec<_> = (0..args.erc20_per_block)
-            .map(|k| f.token_transfer(k % f.len(), token, Address::from(rng.random::<[u8; 20]>()), 1))
+            .map(|k| {
+                f.token_transfer(k % f.len(), token, Address::from(rng.random::<[u8; 20]>()), 1)
+            })
             .collect();
         erc20.push(build(builder, next_ts(), txs)?);
     }
@@ -213,8 +264,13 @@ fn workloads(args: &ImportBenchArgs, builder: &Node, senders: &[PrivateKeySigner
 
 pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
     println!("# taiko-preconf bench import");
-    println!("machine: {} cores; release build: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), !cfg!(debug_assertions));
-    let senders: Vec<PrivateKeySigner> = (0..args.senders).map(|_| PrivateKeySigner::random()).collect();
+    println!(
+        "machine: {} cores; release build: {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        !cfg!(debug_assertions)
+    );
+    let senders: Vec<PrivateKeySigner> =
+        (0..args.senders).map(|_| PrivateKeySigner::random()).collect();
     let spec = spec_with(&[], &senders, args.max_tx_list_bytes)?;
     let builder = open(&spec)?;
     let t = Instant::now();
@@ -223,7 +279,9 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
 
     println!();
     println!("## Import throughput vs raw revm (same transactions, same run)");
-    println!("| workload | txs/block | raw revm Mgas/s | import Mgas/s | import tx/s | ratio | import incl. sender recovery Mgas/s | ratio |");
+    println!(
+        "| workload | txs/block | raw revm Mgas/s | import Mgas/s | import tx/s | ratio | import incl. sender recovery Mgas/s | ratio |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     // The ERC-20 workload's blocks come after the transfer blocks in the builder's chain, so
     // one importer replays everything in order; each workload is timed on its own blocks.
@@ -257,17 +315,25 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
             t_raw / t_rec,
         );
     }
-    ensure!(importer.store.trie_root() == builder.store.trie_root(), "importer diverged from builder");
+    ensure!(
+        importer.store.trie_root() == builder.store.trie_root(),
+        "importer diverged from builder"
+    );
 
     println!();
-    println!("## Per-block import time vs state size ({} transfers to existing accounts)", args.scaling_txs);
+    println!(
+        "## Per-block import time vs state size ({} transfers to existing accounts)",
+        args.scaling_txs
+    );
     println!("| pre-existing accounts | setup s | median import ms | ratio to smallest |");
     println!("|---|---|---|---|");
     let mut first = None;
     for &size in &args.state_sizes {
         let t = Instant::now();
         let mut rng = StdRng::seed_from_u64(size as u64);
-        let extra: Vec<(Address, U256)> = (0..size).map(|_| (Address::from(rng.random::<[u8; 20]>()), U256::from(1u64))).collect();
+        let extra: Vec<(Address, U256)> = (0..size)
+            .map(|_| (Address::from(rng.random::<[u8; 20]>()), U256::from(1u64)))
+            .collect();
         let spec = spec_with(&extra, &senders, args.max_tx_list_bytes)?;
         let node = open(&spec)?;
         let setup = t.elapsed().as_secs_f64();
@@ -280,8 +346,20 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
                 .collect();
             // Build without committing, then time the import of that block on the same store.
             let parent = node.store.latest_header()?;
-            let built = taiko_evm::build_block(&spec, &node.store, &parent, parent.hash_slow(), &attrs(2 + 2 * round), &mut IterSource(txs.into_iter()), BuildLimits::from_spec(&spec))?;
-            ensure!(built.skipped.is_empty(), "scaling block skipped {} transactions", built.skipped.len());
+            let built = taiko_evm::build_block(
+                &spec,
+                &node.store,
+                &parent,
+                parent.hash_slow(),
+                &attrs(2 + 2 * round),
+                &mut IterSource(txs.into_iter()),
+                BuildLimits::from_spec(&spec),
+            )?;
+            ensure!(
+                built.skipped.is_empty(),
+                "scaling block skipped {} transactions",
+                built.skipped.len()
+            );
             node.store.undo_trie(built.outcome.trie_undo);
             let block = built.outcome.executed;
             times.push(import(&node, &block.block, Some(&block.senders))?);

@@ -77,7 +77,8 @@ async fn run_node(args: NodeArgs) -> Result<()> {
         Some(path) => ChainSpec::from_file(path)?,
         None => ChainSpec::devnet(),
     });
-    std::fs::create_dir_all(&args.datadir).wrap_err_with(|| format!("creating {}", args.datadir.display()))?;
+    std::fs::create_dir_all(&args.datadir)
+        .wrap_err_with(|| format!("creating {}", args.datadir.display()))?;
     let store = Arc::new(Store::open(
         args.datadir.join("chain.redb"),
         spec.clone(),

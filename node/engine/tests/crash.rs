@@ -13,7 +13,11 @@ fn attrs(ts: u64) -> BlockAttributes {
     BlockAttributes {
         timestamp: ts,
         coinbase: Address::repeat_byte(0xc0),
-        anchor: AnchorInput { l1_block_id: 1, l1_block_hash: B256::repeat_byte(1), l1_state_root: B256::repeat_byte(2) },
+        anchor: AnchorInput {
+            l1_block_id: 1,
+            l1_block_hash: B256::repeat_byte(1),
+            l1_state_root: B256::repeat_byte(2),
+        },
         ..Default::default()
     }
 }
@@ -21,7 +25,8 @@ fn attrs(ts: u64) -> BlockAttributes {
 /// Opens the store and commits blocks of 200 transfers forever (until killed).
 fn write_forever(dir: &str) {
     let spec = Arc::new(ChainSpec::devnet());
-    let store = Store::open(format!("{dir}/db.redb"), spec.clone(), StoreOptions::default()).unwrap();
+    let store =
+        Store::open(format!("{dir}/db.redb"), spec.clone(), StoreOptions::default()).unwrap();
     let mut f = TxFactory::new(spec.chain_id, devnet_accounts());
     let head = store.heads().unwrap().latest.number;
     // Resume nonces from the state.
@@ -31,9 +36,20 @@ fn write_forever(dir: &str) {
     }
     drop(state);
     for n in head + 1.. {
-        let txs: Vec<_> = (0..200).map(|k| f.transfer(k % 20, Address::with_last_byte((n % 250) as u8), 1)).collect();
+        let txs: Vec<_> = (0..200)
+            .map(|k| f.transfer(k % 20, Address::with_last_byte((n % 250) as u8), 1))
+            .collect();
         let parent = store.latest_header().unwrap();
-        let built = taiko_evm::build_block(&spec, &store, &parent, parent.hash_slow(), &attrs(2 * n), &mut IterSource(txs.into_iter()), BuildLimits::from_spec(&spec)).unwrap();
+        let built = taiko_evm::build_block(
+            &spec,
+            &store,
+            &parent,
+            parent.hash_slow(),
+            &attrs(2 * n),
+            &mut IterSource(txs.into_iter()),
+            BuildLimits::from_spec(&spec),
+        )
+        .unwrap();
         store.commit_block(&built.outcome.executed, &built.outcome.changes).unwrap();
     }
 }
@@ -72,7 +88,10 @@ fn kill_and_reopen_yields_a_consistent_head() {
         let block = store.block_by_number(head.number).unwrap().expect("head block stored whole");
         assert_eq!(block.receipts.len(), block.block.transactions().len());
         for tx in block.block.transactions() {
-            assert_eq!(store.transaction_location(*tx.tx_hash()).unwrap().map(|l| l.block_number), Some(head.number));
+            assert_eq!(
+                store.transaction_location(*tx.tx_hash()).unwrap().map(|l| l.block_number),
+                Some(head.number)
+            );
         }
         assert!(store.block_by_number(head.number + 1).unwrap().is_none(), "nothing past the head");
         assert!(head.number >= last, "committed blocks survive");

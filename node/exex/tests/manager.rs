@@ -2,7 +2,9 @@
 
 use alloy::{consensus::Header, primitives::B256};
 use std::{sync::Arc, time::Duration};
-use taiko_node_exex::{Chain, ExExContext, ExExError, ExExEvent, ExExManager, ExExNotification, NodeComponents, Wal};
+use taiko_node_exex::{
+    Chain, ExExContext, ExExError, ExExEvent, ExExManager, ExExNotification, NodeComponents, Wal,
+};
 use taiko_store::{ExecutedBlock, SealedBlock};
 use tokio::sync::mpsc;
 
@@ -24,7 +26,12 @@ fn chain(from: u64, n: u64, salt: u8) -> Arc<Chain> {
     let mut parent = B256::repeat_byte(salt);
     let blocks = (from..from + n)
         .map(|number| {
-            let header = Header { number, parent_hash: parent, extra_data: vec![salt].into(), ..Default::default() };
+            let header = Header {
+                number,
+                parent_hash: parent,
+                extra_data: vec![salt].into(),
+                ..Default::default()
+            };
             let block = SealedBlock::from_parts(header, vec![]);
             parent = block.hash();
             ExecutedBlock { block, senders: vec![], receipts: vec![] }
@@ -35,7 +42,10 @@ fn chain(from: u64, n: u64, salt: u8) -> Arc<Chain> {
 
 /// Installs an ExEx that forwards notifications to the test and acks committed tips up to
 /// `ack_limit`.
-async fn install(manager: &mut ExExManager<Nothing>, ack_limit: u64) -> mpsc::UnboundedReceiver<ExExNotification> {
+async fn install(
+    manager: &mut ExExManager<Nothing>,
+    ack_limit: u64,
+) -> mpsc::UnboundedReceiver<ExExNotification> {
     let (tx, rx) = mpsc::unbounded_channel();
     manager
         .install_exex("recorder", move |mut ctx: ExExContext<Nothing>| async move {
@@ -86,6 +96,7 @@ async fn delivers_in_order_and_replays_unfinished_after_restart() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         run.abort(); // crash: the ExEx finished only through height 3
+        let _ = run.await;
     }
     // Restart over the same log: the first two (finished) are not replayed; the rest are, in order.
     let wal = Wal::open(&path).unwrap();
@@ -102,30 +113,59 @@ async fn delivers_in_order_and_replays_unfinished_after_restart() {
     assert_eq!(recv(&mut rx).await, fresh, "new notifications follow the replay");
     tokio::time::sleep(Duration::from_millis(200)).await;
     run.abort();
+    let _ = run.await;
     assert_eq!(Wal::open(&path).unwrap().len().unwrap(), 0, "everything finished is pruned");
 }
 
 #[tokio::test]
 async fn an_exex_that_returns_is_fatal() {
     let dir = tempfile::tempdir().unwrap();
-    let mut manager = ExExManager::new(Wal::open(dir.path().join("wal.redb")).unwrap(), Nothing, Default::default());
+    let mut manager = ExExManager::new(
+        Wal::open(dir.path().join("wal.redb")).unwrap(),
+        Nothing,
+        Default::default(),
+    );
     manager.install_exex("quitter", |_ctx| async { Ok(async { Ok(()) }) }).await.unwrap();
+    let _engine = manager.handle(); // the node is still running
     let result = tokio::time::timeout(Duration::from_secs(5), manager.run()).await.unwrap();
-    assert!(matches!(result, Err(ExExError::Exited { ref id, .. }) if id == "quitter"), "{result:?}");
+    assert!(
+        matches!(result, Err(ExExError::Exited { ref id, .. }) if id == "quitter"),
+        "{result:?}"
+    );
 
-    let mut manager = ExExManager::new(Wal::open(dir.path().join("wal2.redb")).unwrap(), Nothing, Default::default());
+    let mut manager = ExExManager::new(
+        Wal::open(dir.path().join("wal2.redb")).unwrap(),
+        Nothing,
+        Default::default(),
+    );
     manager
         .install_exex("failer", |_ctx| async { Ok(async { Err::<(), _>("boom".into()) }) })
         .await
         .unwrap();
+    let _engine = manager.handle();
     match manager.run().await {
-        Err(ExExError::Exited { id, reason }) => assert_eq!((id.as_str(), reason.as_str()), ("failer", "boom")),
+        Err(ExExError::Exited { id, reason }) => {
+            assert_eq!((id.as_str(), reason.as_str()), ("failer", "boom"))
+        }
         other => panic!("{other:?}"),
     }
-    let mut manager = ExExManager::new(Wal::open(dir.path().join("wal3.redb")).unwrap(), Nothing, Default::default());
-    manager.install_exex("dup", |_ctx| async { Ok(std::future::pending::<Result<(), Box<dyn std::error::Error + Send + Sync>>>()) }).await.unwrap();
+    let mut manager = ExExManager::new(
+        Wal::open(dir.path().join("wal3.redb")).unwrap(),
+        Nothing,
+        Default::default(),
+    );
+    manager
+        .install_exex("dup", |_ctx| async {
+            Ok(std::future::pending::<Result<(), Box<dyn std::error::Error + Send + Sync>>>())
+        })
+        .await
+        .unwrap();
     assert!(matches!(
-        manager.install_exex("dup", |_ctx| async { Ok(std::future::pending::<Result<(), Box<dyn std::error::Error + Send + Sync>>>()) }).await,
+        manager
+            .install_exex("dup", |_ctx| async {
+                Ok(std::future::pending::<Result<(), Box<dyn std::error::Error + Send + Sync>>>())
+            })
+            .await,
         Err(ExExError::DuplicateId(_))
     ));
 }
