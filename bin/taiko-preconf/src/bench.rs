@@ -9,7 +9,7 @@
 use alloy::{
     consensus::{TxEnvelope, transaction::Recovered},
     genesis::GenesisAccount,
-    primitives::{Address, B256, U256},
+    primitives::{Address, U256},
     signers::local::PrivateKeySigner,
 };
 use alloy_evm::{Evm, EvmEnv, EvmFactory, FromRecoveredTx, eth::EthEvmFactory};
@@ -23,7 +23,10 @@ use revm::{
 };
 use std::{sync::Arc, time::Instant};
 use taiko_chainspec::ChainSpec;
-use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits, IterSource, testing::TxFactory};
+use taiko_evm::{
+    BuildLimits, IterSource,
+    testing::{TxFactory, test_attributes},
+};
 use taiko_store::{SealedBlock, Store, StoreOptions};
 
 /// Options of `bench import`.
@@ -87,19 +90,6 @@ fn open(spec: &Arc<ChainSpec>) -> Result<Node> {
     Ok(Node { _dir: dir, store, spec: spec.clone() })
 }
 
-fn attrs(ts: u64) -> BlockAttributes {
-    BlockAttributes {
-        timestamp: ts,
-        coinbase: Address::repeat_byte(0xc0),
-        anchor: AnchorInput {
-            l1_block_id: 1,
-            l1_block_hash: B256::repeat_byte(1),
-            l1_state_root: B256::repeat_byte(2),
-        },
-        ..Default::default()
-    }
-}
-
 /// Builds and commits a block on `node`; returns it with its senders.
 fn build(
     node: &Node,
@@ -114,7 +104,7 @@ fn build(
         &node.store,
         &parent,
         hash,
-        &attrs(ts),
+        &test_attributes(ts),
         &mut IterSource(txs.into_iter()),
         BuildLimits::from_spec(&node.spec),
     )?;
@@ -351,7 +341,7 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
                 &node.store,
                 &parent,
                 parent.hash_slow(),
-                &attrs(2 + 2 * round),
+                &test_attributes(2 + 2 * round),
                 &mut IterSource(txs.into_iter()),
                 BuildLimits::from_spec(&spec),
             )?;

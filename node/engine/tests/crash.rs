@@ -1,26 +1,16 @@
 //! Kill-and-reopen: a writer process is SIGKILLed at arbitrary points while committing blocks;
 //! every reopen must find a consistent head whose state root the rebuilt tries reproduce.
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::Address;
 use std::{process::Command, sync::Arc, time::Duration};
 use taiko_chainspec::{ChainSpec, devnet_accounts};
-use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits, IterSource, testing::TxFactory};
+use taiko_evm::{
+    BuildLimits, IterSource,
+    testing::{TxFactory, test_attributes},
+};
 use taiko_store::{Store, StoreOptions};
 
 const CHILD_ENV: &str = "TAIKO_CRASH_TEST_DIR";
-
-fn attrs(ts: u64) -> BlockAttributes {
-    BlockAttributes {
-        timestamp: ts,
-        coinbase: Address::repeat_byte(0xc0),
-        anchor: AnchorInput {
-            l1_block_id: 1,
-            l1_block_hash: B256::repeat_byte(1),
-            l1_state_root: B256::repeat_byte(2),
-        },
-        ..Default::default()
-    }
-}
 
 /// Opens the store and commits blocks of 200 transfers forever (until killed).
 fn write_forever(dir: &str) {
@@ -45,7 +35,7 @@ fn write_forever(dir: &str) {
             &store,
             &parent,
             parent.hash_slow(),
-            &attrs(2 * n),
+            &test_attributes(2 * n),
             &mut IterSource(txs.into_iter()),
             BuildLimits::from_spec(&spec),
         )

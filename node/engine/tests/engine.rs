@@ -7,7 +7,10 @@ use alloy::{
 use std::sync::Arc;
 use taiko_chainspec::{ChainSpec, devnet_accounts};
 use taiko_engine::{Engine, EngineError, EngineHandle, ForkchoiceState, PayloadStatus};
-use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits, IterSource, testing::TxFactory};
+use taiko_evm::{
+    BuildLimits, IterSource,
+    testing::{TxFactory, test_attributes},
+};
 use taiko_node_exex::{ExExContext, ExExEvent, ExExManager, ExExNotification, NodeComponents, Wal};
 use taiko_store::{ExecutedBlock, Store, StoreOptions};
 use tokio::sync::mpsc;
@@ -65,25 +68,12 @@ async fn node() -> Node {
     Node { _dir: dir, store, engine: handle, notifications }
 }
 
-fn attrs(ts: u64) -> BlockAttributes {
-    BlockAttributes {
-        timestamp: ts,
-        coinbase: Address::repeat_byte(0xc0),
-        anchor: AnchorInput {
-            l1_block_id: 1,
-            l1_block_hash: B256::repeat_byte(1),
-            l1_state_root: B256::repeat_byte(2),
-        },
-        ..Default::default()
-    }
-}
-
 async fn build_and_commit(n: &Node, ts: u64, txs: Vec<Recovered<TxEnvelope>>) -> ExecutedBlock {
     let spec = n.store.chain_spec().clone();
     let built = n
         .engine
         .build_payload(
-            attrs(ts),
+            test_attributes(ts),
             Box::new(IterSource(txs.into_iter())),
             BuildLimits::from_spec(&spec),
         )

@@ -111,3 +111,17 @@ impl TxFactory {
         self.sign(from, TxKind::Call(token), U256::ZERO, input.into(), 80_000)
     }
 }
+
+/// Block attributes for tests and benchmarks: a fixed coinbase and a fixed L1 anchor (block 1).
+pub fn test_attributes(timestamp: u64) -> crate::BlockAttributes {
+    crate::BlockAttributes {
+        timestamp,
+        coinbase: Address::repeat_byte(0xc0),
+        anchor: crate::AnchorInput {
+            l1_block_id: 1,
+            l1_block_hash: alloy::primitives::B256::repeat_byte(1),
+            l1_state_root: alloy::primitives::B256::repeat_byte(2),
+        },
+        ..Default::default()
+    }
+}

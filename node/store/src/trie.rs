@@ -101,9 +101,18 @@ impl Trie {
         }
     }
 
-    /// The root hash, re-encoding only the nodes changed since the last call.
+    /// The root hash, re-encoding only the nodes changed since the last call. The sixteen
+    /// subtries under a root branch are hashed in parallel.
     pub fn root(&mut self) -> B256 {
         let mut buf = Vec::with_capacity(600);
+        if let Node::Branch(b) = &mut self.root
+            && b.cache.is_none()
+        {
+            use rayon::prelude::*;
+            b.children.par_iter_mut().for_each(|child| {
+                encode(child, &mut Vec::with_capacity(600));
+            });
+        }
         match &self.root {
             Node::Empty => EMPTY_ROOT_HASH,
             _ => {
