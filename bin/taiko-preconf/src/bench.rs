@@ -24,7 +24,7 @@ use revm::{
 use std::{sync::Arc, time::Instant};
 use taiko_chainspec::ChainSpec;
 use taiko_evm::{
-    BuildLimits, IterSource,
+    BuildLimits, IterSource, PhaseTimings,
     testing::{TxFactory, test_attributes},
 };
 use taiko_store::{SealedBlock, Store, StoreOptions};
@@ -119,8 +119,8 @@ fn build(
     Ok((o.executed.block, o.executed.senders))
 }
 
-/// Imports and commits `block` on `node`; returns the seconds it took.
-fn import(node: &Node, block: &SealedBlock, senders: Option<&[Address]>) -> Result<f64> {
+/// Imports and commits `block` on `node`; returns the seconds it took and the phase split.
+fn import(node: &Node, block: &SealedBlock, senders: Option<&[Address]>) -> Result<(f64, Phases)> {
     let started = Instant::now();
     let parent = node.store.latest_header()?;
     let o = taiko_evm::import_block(
@@ -131,8 +131,24 @@ fn import(node: &Node, block: &SealedBlock, senders: Option<&[Address]>) -> Resu
         block,
         senders,
     )?;
+    let before_commit = Instant::now();
     node.store.commit_block(&o.executed, &o.changes)?;
-    Ok(started.elapsed().as_secs_f64())
+    let commit = before_commit.elapsed();
+    Ok((started.elapsed().as_secs_f64(), Phases { evm: o.timings, commit }))
+}
+
+/// Import time by phase.
+#[derive(Debug, Default, Clone, Copy)]
+struct Phases {
+    evm: PhaseTimings,
+    commit: std::time::Duration,
+}
+
+impl std::ops::AddAssign for Phases {
+    fn add_assign(&mut self, o: Self) {
+        self.evm += o.evm;
+        self.commit += o.commit;
+    }
 }
 
 /// In-memory revm over the genesis allocation: the baseline.
@@ -283,12 +299,16 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
         import(&recovering, b, None)?;
         raw.execute(b, s)?;
     }
+    let mut splits = Vec::new();
     for w in &loads {
         let (mut gas, mut txs, mut t_raw, mut t_imp, mut t_rec) = (0u64, 0usize, 0.0, 0.0, 0.0);
+        let mut phases = Phases::default();
         for (b, s) in &w.blocks {
             t_raw += raw.execute(b, s)?;
-            t_imp += import(&importer, b, Some(s))?;
-            t_rec += import(&recovering, b, None)?;
+            let (t, p) = import(&importer, b, Some(s))?;
+            t_imp += t;
+            phases += p;
+            t_rec += import(&recovering, b, None)?.0;
             gas += user_gas(b);
             txs += b.transactions().len() - 1;
         }
@@ -303,6 +323,25 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
             t_raw / t_imp,
             mgas(t_rec),
             t_raw / t_rec,
+        );
+        splits.push((w.name, w.blocks.len(), phases));
+    }
+    println!();
+    println!("## Import time by phase (ms per block, senders known)");
+    println!(
+        "| workload | execute | state changes | state root | tx/receipt roots | tx list zlib | store commit |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, n, p) in &splits {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3 / *n as f64;
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            ms(p.evm.execute),
+            ms(p.evm.changes),
+            ms(p.evm.state_root),
+            ms(p.evm.commitments),
+            ms(p.evm.tx_list),
+            ms(p.commit)
         );
     }
     ensure!(
@@ -352,7 +391,7 @@ pub(crate) fn run_import_bench(args: ImportBenchArgs) -> Result<()> {
             );
             node.store.undo_trie(built.outcome.trie_undo);
             let block = built.outcome.executed;
-            times.push(import(&node, &block.block, Some(&block.senders))?);
+            times.push(import(&node, &block.block, Some(&block.senders))?.0);
         }
         let ms = median(times) * 1e3;
         let base = *first.get_or_insert(ms);

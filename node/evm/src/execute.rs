@@ -56,6 +56,33 @@ pub struct ExecutionOutcome {
     pub trie_undo: TrieUndo,
     /// The block's tx list (anchor excluded) as Taiko proposes it: zlib(RLP(list)).
     pub tx_list: Bytes,
+    /// Where the time went.
+    pub timings: PhaseTimings,
+}
+
+/// Time spent in each phase of executing a block.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhaseTimings {
+    /// Environment, system calls, anchor and transactions.
+    pub execute: std::time::Duration,
+    /// Fee shares, post-execution calls and extracting the state changes.
+    pub changes: std::time::Duration,
+    /// Updating the tries and computing the state root.
+    pub state_root: std::time::Duration,
+    /// Transaction and receipt roots and the logs bloom.
+    pub commitments: std::time::Duration,
+    /// Compressing the tx list.
+    pub tx_list: std::time::Duration,
+}
+
+impl std::ops::AddAssign for PhaseTimings {
+    fn add_assign(&mut self, o: Self) {
+        self.execute += o.execute;
+        self.changes += o.changes;
+        self.state_root += o.state_root;
+        self.commitments += o.commitments;
+        self.tx_list += o.tx_list;
+    }
 }
 
 /// The parent's values that shape the next block.
@@ -76,6 +103,7 @@ pub(crate) struct BlockRun<'a> {
     pub(crate) base_fee: u64,
     pub(crate) gas_used: u64,
     pub(crate) budget: TxListBudget,
+    started: std::time::Instant,
 }
 
 /// Base fee and anchor nonce for the next block, read from the state at the parent.
@@ -106,6 +134,7 @@ impl<'a> BlockRun<'a> {
         base_fee: u64,
         max_tx_list_bytes: usize,
     ) -> Result<Self, BlockExecutionError> {
+        let started = std::time::Instant::now();
         let number = parent.header.number + 1;
         let cfg = CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(spec.chain_id);
         let block_env = BlockEnv {
@@ -147,6 +176,7 @@ impl<'a> BlockRun<'a> {
             base_fee,
             gas_used: 0,
             budget: TxListBudget::new(max_tx_list_bytes),
+            started,
         })
     }
 
@@ -194,11 +224,15 @@ impl<'a> BlockRun<'a> {
 
     /// Finishes execution: fee sharing, post-execution calls, the state changes, the header
     /// (with the state root from the store's tries, which keep the block's state).
+    ///
+    /// `precomputed` carries the tx list and transactions root when they were computed
+    /// alongside execution (import knows the transactions up front).
     pub(crate) fn finish(
         self,
         store: &Store,
         parent: &ParentInfo<'_>,
         attrs: &BlockAttributes,
+        precomputed: Option<(Bytes, B256)>,
     ) -> Result<(Header, ExecutionOutcome), BlockExecutionError> {
         let Self {
             spec,
@@ -210,8 +244,16 @@ impl<'a> BlockRun<'a> {
             treasury_share,
             base_fee,
             budget,
+            started,
             ..
         } = self;
+        let mut timings = PhaseTimings { execute: started.elapsed(), ..Default::default() };
+        let mut lap = std::time::Instant::now();
+        let mut split = |slot: &mut std::time::Duration| {
+            let now = std::time::Instant::now();
+            *slot = now - lap;
+            lap = now;
+        };
         let (mut evm, result) = exec.finish()?;
         let db = evm.db_mut();
         let shares = [(coinbase, coinbase_share), (spec.treasury(), treasury_share)];
@@ -220,11 +262,28 @@ impl<'a> BlockRun<'a> {
         db.merge_transitions(BundleRetention::Reverts);
         let bundle = db.take_bundle();
         let changes = StateChanges::from_bundle(&bundle);
-        let (state_root, trie_undo) =
-            store.apply_to_trie(&changes).map_err(BlockExecutionError::other)?;
-
+        split(&mut timings.changes);
+        // The state root on this thread; receipts root, bloom and (when not precomputed) the
+        // transactions root and tx list on another.
         let receipts: Vec<ReceiptEnvelope> = result.receipts;
-        let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
+        let (root, (receipts_root, logs_bloom, transactions_root, tx_list, side)) =
+            std::thread::scope(|scope| {
+                let side = scope.spawn(|| {
+                    let t = std::time::Instant::now();
+                    let receipts_root = calculate_receipt_root(&receipts);
+                    let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
+                    let (tx_list, transactions_root) = match precomputed {
+                        Some(p) => p,
+                        None => (budget.finish(), calculate_transaction_root(&txs)),
+                    };
+                    (receipts_root, logs_bloom, transactions_root, tx_list, t.elapsed())
+                });
+                let root = store.apply_to_trie(&changes);
+                (root, side.join().expect("commitment thread does not panic"))
+            });
+        let (state_root, trie_undo) = root.map_err(BlockExecutionError::other)?;
+        split(&mut timings.state_root);
+        timings.commitments = side;
         let requests_hash = if result.requests.is_empty() {
             EMPTY_REQUESTS_HASH
         } else {
@@ -236,8 +295,8 @@ impl<'a> BlockRun<'a> {
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
             beneficiary: coinbase,
             state_root,
-            transactions_root: calculate_transaction_root(&txs),
-            receipts_root: calculate_receipt_root(&receipts),
+            transactions_root,
+            receipts_root,
             logs_bloom,
             difficulty: U256::ZERO,
             number,
@@ -255,7 +314,6 @@ impl<'a> BlockRun<'a> {
             requests_hash: Some(requests_hash),
             ..Default::default()
         };
-        let tx_list = budget.finish();
         let block = SealedBlock::from_parts(header.clone(), txs);
         Ok((
             header,
@@ -264,6 +322,7 @@ impl<'a> BlockRun<'a> {
                 changes,
                 trie_undo,
                 tx_list,
+                timings,
             },
         ))
     }

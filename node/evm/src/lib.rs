@@ -30,7 +30,7 @@ pub mod testing;
 mod txlist;
 
 pub use anchor::AnchorInput;
-pub use execute::ExecutionOutcome;
+pub use execute::{ExecutionOutcome, PhaseTimings};
 pub use txlist::compress_tx_list;
 
 use alloy::{
@@ -355,7 +355,8 @@ pub fn build_block(
             source.mark_invalid(&tx);
         }
     }
-    let (_, outcome) = run.finish(store, &parent_info, attrs).map_err(execute::build_error)?;
+    let (_, outcome) =
+        run.finish(store, &parent_info, attrs, None).map_err(execute::build_error)?;
     debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), skipped = skipped.len(), "built block");
     Ok(BuiltBlock { outcome, skipped })
 }
@@ -439,21 +440,36 @@ pub fn import_block(
     };
     let parent_info = ParentInfo { header: parent, hash: parent_hash };
     let max_list = spec.max_tx_list_bytes();
-    let mut run = BlockRun::start(spec, &state, &parent_info, &attrs, base_fee, max_list)
+    // The tx list and the transactions root depend only on the block: compute them on another
+    // thread while this one executes.
+    let (executed, side) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| {
+            let t = std::time::Instant::now();
+            let list = compress_tx_list(&txs[1..]);
+            let root = alloy::consensus::proofs::calculate_transaction_root(txs);
+            (Bytes::from(list), root, t.elapsed())
+        });
+        let executed = (|| {
+            let mut run = BlockRun::start(spec, &state, &parent_info, &attrs, base_fee, max_list)
+                .map_err(|e| ImportError::Execution(e.to_string()))?;
+            run.apply_anchor(anchor).map_err(ImportError::AnchorReverted)?;
+            for (index, (tx, sender)) in txs.iter().zip(&senders).enumerate().skip(1) {
+                let recovered = Recovered::new_unchecked(tx.clone(), *sender);
+                run.apply_transaction(&recovered).map_err(|e| ImportError::InvalidTransaction {
+                    index,
+                    hash: *tx.tx_hash(),
+                    reason: e.to_string(),
+                })?;
+            }
+            Ok::<_, ImportError>(run)
+        })();
+        (executed, side.join().expect("tx-list thread does not panic"))
+    });
+    let (tx_list, transactions_root, tx_list_time) = side;
+    let (expected, mut outcome) = executed?
+        .finish(store, &parent_info, &attrs, Some((tx_list, transactions_root)))
         .map_err(|e| ImportError::Execution(e.to_string()))?;
-    run.apply_anchor(anchor).map_err(ImportError::AnchorReverted)?;
-    for (index, (tx, sender)) in txs.iter().zip(&senders).enumerate().skip(1) {
-        let recovered = Recovered::new_unchecked(tx.clone(), *sender);
-        run.apply_transaction(&recovered).map_err(|e| ImportError::InvalidTransaction {
-            index,
-            hash: *tx.tx_hash(),
-            reason: e.to_string(),
-        })?;
-        run.budget.push(tx);
-    }
-    let (expected, outcome) = run
-        .finish(store, &parent_info, &attrs)
-        .map_err(|e| ImportError::Execution(e.to_string()))?;
+    outcome.timings.tx_list = tx_list_time;
     if let Err(e) = compare_headers(&expected, header).and_then(|()| {
         let size = outcome.tx_list.len();
         if size > max_list {

@@ -79,11 +79,6 @@ impl TxListBudget {
         false
     }
 
-    /// Appends `tx` without checking (import checks the final size).
-    pub(crate) fn push(&mut self, tx: &TxEnvelope) {
-        tx.encode(&mut self.items);
-    }
-
     /// Removes the last added `tx` (it failed to execute).
     pub(crate) fn remove_last(&mut self, tx: &TxEnvelope) {
         let len = tx.length();
