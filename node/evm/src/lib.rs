@@ -31,7 +31,7 @@ mod txlist;
 
 pub use anchor::AnchorInput;
 pub use execute::{ExecutionOutcome, PhaseTimings};
-pub use txlist::compress_tx_list;
+pub use txlist::{TxListBudget, compress_tx_list};
 
 use alloy::{
     consensus::{

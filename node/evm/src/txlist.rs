@@ -18,9 +18,10 @@ use std::io::Write;
 /// Exact compressions allowed per block once near the limit.
 const MAX_EXACT_CHECKS: usize = 16;
 
-/// Tracks a block's tx list against the compressed-size limit.
+/// Tracks a block's tx list against the compressed-size limit (used by the builder and by
+/// the pool's preconfirmation selection).
 #[derive(Debug)]
-pub(crate) struct TxListBudget {
+pub struct TxListBudget {
     max: usize,
     items: Vec<u8>,
     exact_checks: usize,
@@ -48,7 +49,8 @@ pub fn compress_tx_list(txs: &[TxEnvelope]) -> Vec<u8> {
 }
 
 impl TxListBudget {
-    pub(crate) fn new(max: usize) -> Self {
+    /// A budget of `max` compressed bytes.
+    pub fn new(max: usize) -> Self {
         Self { max, items: Vec::new(), exact_checks: 0, base: (0, 0) }
     }
 
@@ -61,7 +63,7 @@ impl TxListBudget {
     }
 
     /// Adds `tx` if the list still fits; returns whether it did.
-    pub(crate) fn try_add(&mut self, tx: &TxEnvelope) -> bool {
+    pub fn try_add(&mut self, tx: &TxEnvelope) -> bool {
         let start = self.items.len();
         tx.encode(&mut self.items);
         if self.surely_fits(self.items.len()) {
@@ -80,7 +82,7 @@ impl TxListBudget {
     }
 
     /// Removes the last added `tx` (it failed to execute).
-    pub(crate) fn remove_last(&mut self, tx: &TxEnvelope) {
+    pub fn remove_last(&mut self, tx: &TxEnvelope) {
         let len = tx.length();
         self.items.truncate(self.items.len().saturating_sub(len));
         if self.base.0 > self.items.len() {
@@ -89,12 +91,12 @@ impl TxListBudget {
     }
 
     /// Whether another exact check is possible (building can stop early when not).
-    pub(crate) fn exhausted(&self) -> bool {
+    pub fn exhausted(&self) -> bool {
         self.exact_checks >= MAX_EXACT_CHECKS && !self.surely_fits(self.items.len() + 100)
     }
 
     /// The compressed list.
-    pub(crate) fn finish(self) -> Bytes {
+    pub fn finish(self) -> Bytes {
         compress_items(&self.items).into()
     }
 }
