@@ -112,6 +112,7 @@ impl Inner {
             self.remove_by_hash(&old);
         }
         let sender = self.senders.entry(sender_addr).or_default();
+        sender.account = account;
         sender.txs.insert(nonce, Entry { tx: Arc::new(tx), sub: SubPool::Queued, reason: None });
         self.sizes[SubPool::Queued.index()].count += 1;
         self.sizes[SubPool::Queued.index()].bytes += sender.txs[&nonce].tx.size;
@@ -206,28 +207,40 @@ impl Inner {
         promoted
     }
 
-    /// Evicts transactions while a sub-pool is over its count or byte limit. The victim is
-    /// always the last nonce of some sender (so no gap is created), external before local,
-    /// then the lowest fee cap.
+    /// Evicts transactions while a sub-pool is over its count or byte limit. The victim is the
+    /// last nonce of some sender where possible (no gap is created), external before local, then
+    /// the lowest fee cap; when no sender ends in that sub-pool, the cheapest transaction in it
+    /// goes together with its sender's later nonces.
     pub(crate) fn enforce_limits(&mut self) {
         for sub in [SubPool::Queued, SubPool::BaseFee, SubPool::Pending] {
             while {
                 let s = self.size(sub);
                 s.count > self.cfg.max_count_per_subpool || s.bytes > self.cfg.max_bytes_per_subpool
             } {
-                let victim = self
+                let rank = |e: &Entry| {
+                    (e.tx.origin == TransactionOrigin::Local, e.tx.max_fee(), std::cmp::Reverse(e.tx.id))
+                };
+                let tail = self
                     .senders
                     .values()
                     .filter_map(|s| s.txs.values().next_back())
                     .filter(|e| e.sub == sub)
-                    .min_by_key(|e| (e.tx.origin == TransactionOrigin::Local, e.tx.max_fee(), std::cmp::Reverse(e.tx.id)))
-                    .map(|e| e.tx.hash);
-                match victim {
-                    Some(h) => {
-                        tracing::debug!(target: "pool", hash = %h, ?sub, "evicted");
-                        self.remove_by_hash(&h);
-                    }
-                    None => break,
+                    .min_by_key(|e| rank(e))
+                    .map(|e| vec![e.tx.hash]);
+                let victims = tail.or_else(|| {
+                    let worst = self
+                        .senders
+                        .values()
+                        .flat_map(|s| s.txs.values())
+                        .filter(|e| e.sub == sub)
+                        .min_by_key(|e| rank(e))?;
+                    let sender = &self.senders[&worst.tx.sender()];
+                    Some(sender.txs.range(worst.tx.nonce()..).map(|(_, e)| e.tx.hash).collect())
+                });
+                let Some(victims) = victims else { break };
+                for h in victims {
+                    tracing::debug!(target: "pool", hash = %h, ?sub, "evicted");
+                    self.remove_by_hash(&h);
                 }
             }
         }

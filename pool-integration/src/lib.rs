@@ -267,6 +267,7 @@ impl<R: AccountReader> Pool<R> {
         for s in senders {
             inner.recompute(&s);
         }
+        inner.enforce_limits();
         removed
     }
 
@@ -313,6 +314,8 @@ impl<R: AccountReader> Pool<R> {
         for s in to_recompute {
             promoted.extend(inner.recompute(&s));
         }
+        inner.enforce_limits();
+        promoted.retain(|h| inner.by_hash.contains_key(h));
         drop(inner);
         for h in promoted {
             let _ = self.pending_tx.send(h);
