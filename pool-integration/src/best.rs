@@ -1,7 +1,10 @@
 //! The best-transactions iterator: pending transactions in effective-tip order, each sender's
 //! nonces in order.
 
-use crate::{inner::{Inner, SubPool}, validate::PooledTransaction};
+use crate::{
+    inner::{Inner, SubPool},
+    validate::PooledTransaction,
+};
 use alloy::{
     consensus::{TxEnvelope, transaction::Recovered},
     primitives::Address,
@@ -54,7 +57,10 @@ pub struct BestTransactions {
 
 impl std::fmt::Debug for BestTransactions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BestTransactions").field("basefee", &self.basefee).field("queued", &self.heap.len()).finish()
+        f.debug_struct("BestTransactions")
+            .field("basefee", &self.basefee)
+            .field("queued", &self.heap.len())
+            .finish()
     }
 }
 
@@ -69,7 +75,9 @@ impl BestTransactions {
                     let e = s.txs.get(&s.account.nonce)?;
                     (e.sub == SubPool::Pending).then_some(&e.tx)
                 })
-                .filter_map(|tx| tx.effective_tip(attrs.basefee).map(|tip| Candidate { tip, tx: tx.clone() }))
+                .filter_map(|tx| {
+                    tx.effective_tip(attrs.basefee).map(|tip| Candidate { tip, tx: tx.clone() })
+                })
                 .collect()
         };
         Self { pool, basefee: attrs.basefee, heap, invalid: HashSet::new() }
@@ -89,9 +97,11 @@ impl BestTransactions {
             // Queue the sender's next nonce, if it is still pending and payable.
             let next = {
                 let inner = self.pool.read();
-                inner.senders.get(&tx.sender()).and_then(|s| s.txs.get(&(tx.nonce() + 1))).and_then(|e| {
-                    (e.sub == SubPool::Pending).then(|| e.tx.clone())
-                })
+                inner
+                    .senders
+                    .get(&tx.sender())
+                    .and_then(|s| s.txs.get(&(tx.nonce() + 1)))
+                    .and_then(|e| (e.sub == SubPool::Pending).then(|| e.tx.clone()))
             };
             if let Some(n) = next
                 && let Some(tip) = n.effective_tip(self.basefee)

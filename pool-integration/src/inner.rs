@@ -68,7 +68,14 @@ pub(crate) type Promoted = Vec<B256>;
 
 impl Inner {
     pub(crate) fn new(cfg: PoolConfig, base_fee: u64) -> Self {
-        Self { cfg, base_fee, next_id: 0, by_hash: HashMap::new(), senders: HashMap::new(), sizes: Default::default() }
+        Self {
+            cfg,
+            base_fee,
+            next_id: 0,
+            by_hash: HashMap::new(),
+            senders: HashMap::new(),
+            sizes: Default::default(),
+        }
     }
 
     pub(crate) fn size(&self, sub: SubPool) -> SubPoolSize {
@@ -125,7 +132,9 @@ impl Inner {
         };
         let outcome = match entry.sub {
             SubPool::Pending => AddOutcome::Pending { hash, replaced },
-            SubPool::BaseFee => AddOutcome::Queued { hash, reason: QueuedReason::FeeCapBelowBaseFee, replaced },
+            SubPool::BaseFee => {
+                AddOutcome::Queued { hash, reason: QueuedReason::FeeCapBelowBaseFee, replaced }
+            }
             SubPool::Queued => AddOutcome::Queued {
                 hash,
                 reason: entry.reason.unwrap_or(QueuedReason::NonceGap),
@@ -218,7 +227,11 @@ impl Inner {
                 s.count > self.cfg.max_count_per_subpool || s.bytes > self.cfg.max_bytes_per_subpool
             } {
                 let rank = |e: &Entry| {
-                    (e.tx.origin == TransactionOrigin::Local, e.tx.max_fee(), std::cmp::Reverse(e.tx.id))
+                    (
+                        e.tx.origin == TransactionOrigin::Local,
+                        e.tx.max_fee(),
+                        std::cmp::Reverse(e.tx.id),
+                    )
                 };
                 let tail = self
                     .senders
@@ -268,7 +281,9 @@ impl Inner {
                 }
                 if e.sub == SubPool::Pending {
                     if !expect_pending || *nonce != expected {
-                        return Err(format!("pending after a gap or a parked tx for {addr} at {nonce}"));
+                        return Err(format!(
+                            "pending after a gap or a parked tx for {addr} at {nonce}"
+                        ));
                     }
                 } else {
                     expect_pending = false;
@@ -289,7 +304,8 @@ impl Inner {
             return Err("hash index has extra entries".into());
         }
         for s in &self.sizes {
-            if s.count > self.cfg.max_count_per_subpool || s.bytes > self.cfg.max_bytes_per_subpool {
+            if s.count > self.cfg.max_count_per_subpool || s.bytes > self.cfg.max_bytes_per_subpool
+            {
                 return Err("sub-pool over its limit".into());
             }
         }

@@ -48,7 +48,10 @@ pub use inner::{SubPool, SubPoolSize};
 pub use validate::{AccountReader, PooledTransaction, SenderAccount, TransactionOrigin};
 
 use alloy::{
-    consensus::{TxEnvelope, transaction::{Recovered, SignerRecoverable}},
+    consensus::{
+        TxEnvelope,
+        transaction::{Recovered, SignerRecoverable},
+    },
     eips::{Decodable2718, Encodable2718},
     primitives::{Address, B256},
 };
@@ -109,11 +112,20 @@ pub struct PoolSize {
 }
 
 /// The transaction pool. Cheap to clone; all clones share one pool.
-#[derive(Clone)]
 pub struct Pool<R> {
     inner: Arc<RwLock<Inner>>,
     reader: Arc<R>,
     pending_tx: broadcast::Sender<B256>,
+}
+
+impl<R> Clone for Pool<R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            reader: self.reader.clone(),
+            pending_tx: self.pending_tx.clone(),
+        }
+    }
 }
 
 impl<R> std::fmt::Debug for Pool<R> {
@@ -171,7 +183,8 @@ impl<R: AccountReader> Pool<R> {
         if size > max {
             return Err(PoolError::OversizedData { size, max });
         }
-        let tx = TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| PoolError::Decode(e.to_string()))?;
+        let tx =
+            TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| PoolError::Decode(e.to_string()))?;
         let sender = tx.recover_signer().map_err(|_| PoolError::InvalidSignature)?;
         self.add_transaction(origin, Recovered::new_unchecked(tx, sender))
     }
@@ -244,7 +257,10 @@ impl<R: AccountReader> Pool<R> {
     }
 
     /// Best pending transactions for a block with the given base fee.
-    pub fn best_transactions_with_attributes(&self, attrs: BestTransactionsAttributes) -> BestTransactions {
+    pub fn best_transactions_with_attributes(
+        &self,
+        attrs: BestTransactionsAttributes,
+    ) -> BestTransactions {
         BestTransactions::new(self.inner.clone(), attrs)
     }
 
@@ -352,9 +368,8 @@ impl<R: AccountReader> Pool<R> {
                 }
             }
         }
-        update.base_fee = tip
-            .and_then(|t| t.block.header().base_fee_per_gas)
-            .unwrap_or_else(|| self.base_fee());
+        update.base_fee =
+            tip.and_then(|t| t.block.header().base_fee_per_gas).unwrap_or_else(|| self.base_fee());
         self.on_canonical_state_change(update);
     }
 
@@ -368,7 +383,8 @@ impl<R: AccountReader> Pool<R> {
         max_tx_list_bytes: usize,
         min_tip: u128,
     ) -> Vec<Recovered<TxEnvelope>> {
-        let mut best = self.best_transactions_with_attributes(BestTransactionsAttributes { basefee: base_fee });
+        let mut best = self
+            .best_transactions_with_attributes(BestTransactionsAttributes { basefee: base_fee });
         let mut budget = taiko_evm::TxListBudget::new(max_tx_list_bytes);
         let mut gas_left = gas_budget;
         let mut out = Vec::new();

@@ -171,7 +171,11 @@ pub(crate) fn stateless(cfg: &PoolConfig, tx: &Recovered<TxEnvelope>) -> Result<
 }
 
 /// Checks against the sender's account.
-pub(crate) fn stateful(account: &SenderAccount, tx: &Recovered<TxEnvelope>, cost: U256) -> Result<(), PoolError> {
+pub(crate) fn stateful(
+    account: &SenderAccount,
+    tx: &Recovered<TxEnvelope>,
+    cost: U256,
+) -> Result<(), PoolError> {
     if account.has_code {
         return Err(PoolError::SenderHasCode(tx.signer()));
     }

@@ -1,7 +1,7 @@
 //! Pool rules, one test per behaviour a user or the sequencer depends on.
 
 use alloy::{
-    consensus::{Header, TxEnvelope, TxLegacy, SignableTransaction, transaction::Recovered},
+    consensus::{Header, SignableTransaction, TxEnvelope, TxLegacy, transaction::Recovered},
     primitives::{Address, B256, Bytes, TxKind, U256},
     signers::{SignerSync, local::PrivateKeySigner},
 };
@@ -11,7 +11,8 @@ use taiko_evm::testing::TxFactory;
 use taiko_node_exex::{Chain, ExExNotification};
 use taiko_pool::{
     AccountReader, AddOutcome, BestTransactionsAttributes, CanonicalStateUpdate, Pool, PoolConfig,
-    PoolError, QueuedReason, SenderAccount, SubPool, TransactionOrigin::{External, Local},
+    PoolError, QueuedReason, SenderAccount, SubPool,
+    TransactionOrigin::{External, Local},
 };
 use taiko_store::{ExecutedBlock, SealedBlock};
 
@@ -29,7 +30,14 @@ impl AccountReader for State {
 
 impl State {
     fn fund(&self, a: Address, nonce: u64, eth: u64) {
-        self.0.write().insert(a, SenderAccount { nonce, balance: U256::from(eth) * U256::from(10u64).pow(U256::from(18)), has_code: false });
+        self.0.write().insert(
+            a,
+            SenderAccount {
+                nonce,
+                balance: U256::from(eth) * U256::from(10u64).pow(U256::from(18)),
+                has_code: false,
+            },
+        );
     }
 }
 
@@ -104,16 +112,32 @@ fn base_fee_rise_parks_and_fall_unparks() {
         pool.add_transaction(External, t.clone()).unwrap();
     }
     assert_eq!(pool.size().pending.count, 3);
-    pool.on_canonical_state_change(CanonicalStateUpdate { base_fee: 5 * GWEI as u64, ..Default::default() });
+    pool.on_canonical_state_change(CanonicalStateUpdate {
+        base_fee: 5 * GWEI as u64,
+        ..Default::default()
+    });
     assert_eq!(pool.sub_pool(cheap.tx_hash()), Some(SubPool::BaseFee));
-    assert_eq!(pool.sub_pool(after_cheap.tx_hash()), Some(SubPool::BaseFee), "descendant parks with it");
+    assert_eq!(
+        pool.sub_pool(after_cheap.tx_hash()),
+        Some(SubPool::BaseFee),
+        "descendant parks with it"
+    );
     assert_eq!(pool.sub_pool(rich.tx_hash()), Some(SubPool::Pending));
-    pool.on_canonical_state_change(CanonicalStateUpdate { base_fee: GWEI as u64, ..Default::default() });
+    pool.on_canonical_state_change(CanonicalStateUpdate {
+        base_fee: GWEI as u64,
+        ..Default::default()
+    });
     assert_eq!(pool.size().pending.count, 3, "a fall unparks");
     // A new transaction below the base fee is filed under basefee.
-    pool.on_canonical_state_change(CanonicalStateUpdate { base_fee: 5 * GWEI as u64, ..Default::default() });
+    pool.on_canonical_state_change(CanonicalStateUpdate {
+        base_fee: 5 * GWEI as u64,
+        ..Default::default()
+    });
     let low = tx_with_fees(&mut f, 1, 3 * GWEI, GWEI);
-    assert!(matches!(pool.add_transaction(External, low).unwrap(), AddOutcome::Queued { reason: QueuedReason::FeeCapBelowBaseFee, .. }));
+    assert!(matches!(
+        pool.add_transaction(External, low).unwrap(),
+        AddOutcome::Queued { reason: QueuedReason::FeeCapBelowBaseFee, .. }
+    ));
     pool.check_invariants().unwrap();
 }
 
@@ -130,7 +154,10 @@ fn replacement_needs_ten_percent_more_fee_and_tip() {
     f.set_nonce(0, 0);
     let better = tx_with_fees(&mut f, 0, 11 * GWEI, 1_100_000_000);
     let out = pool.add_transaction(External, better.clone()).unwrap();
-    assert_eq!(out, AddOutcome::Pending { hash: *better.tx_hash(), replaced: Some(*orig.tx_hash()) });
+    assert_eq!(
+        out,
+        AddOutcome::Pending { hash: *better.tx_hash(), replaced: Some(*orig.tx_hash()) }
+    );
     assert!(!pool.contains(orig.tx_hash()));
     assert_eq!(pool.size().pending.count, 1);
     assert_eq!(pool.add_transaction(External, better), Err(PoolError::AlreadyKnown));
@@ -145,21 +172,48 @@ fn every_rejection_is_typed_and_maps_to_the_wallet_string() {
     state.fund(a0, 5, 100);
     let low = f.transfer(0, Address::ZERO, 1);
     let e = pool.add_transaction(External, low).unwrap_err();
-    assert_eq!((e.clone(), e.wallet_message().as_str()), (PoolError::NonceTooLow { state: 5, tx: 0 }, "nonce too low"));
+    assert_eq!(
+        (e.clone(), e.wallet_message().as_str()),
+        (PoolError::NonceTooLow { state: 5, tx: 0 }, "nonce too low")
+    );
     // insufficient funds
     state.fund(f.address(1), 0, 0);
     let e = pool.add_transaction(External, f.transfer(1, Address::ZERO, 1)).unwrap_err();
     assert!(matches!(e, PoolError::InsufficientFunds { .. }));
     assert_eq!(e.wallet_message(), "insufficient funds for gas * price + value");
     // exceeds block gas limit
-    let e = pool.add_transaction(External, f.sign(2, TxKind::Call(Address::ZERO), U256::ZERO, Bytes::new(), 30_000_001)).unwrap_err();
-    assert_eq!((e.clone(), e.wallet_message().as_str()), (PoolError::ExceedsBlockGasLimit, "exceeds block gas limit"));
+    let e = pool
+        .add_transaction(
+            External,
+            f.sign(2, TxKind::Call(Address::ZERO), U256::ZERO, Bytes::new(), 30_000_001),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (e.clone(), e.wallet_message().as_str()),
+        (PoolError::ExceedsBlockGasLimit, "exceeds block gas limit")
+    );
     // oversized data
-    let e = pool.add_transaction(External, f.sign(2, TxKind::Call(Address::ZERO), U256::ZERO, vec![1u8; 130 * 1024].into(), 29_000_000)).unwrap_err();
+    let e = pool
+        .add_transaction(
+            External,
+            f.sign(
+                2,
+                TxKind::Call(Address::ZERO),
+                U256::ZERO,
+                vec![1u8; 130 * 1024].into(),
+                29_000_000,
+            ),
+        )
+        .unwrap_err();
     assert!(matches!(e, PoolError::OversizedData { .. }));
     assert_eq!(e.wallet_message(), "oversized data");
     // intrinsic gas too low
-    let e = pool.add_transaction(External, f.sign(2, TxKind::Call(Address::ZERO), U256::ZERO, vec![1u8; 100].into(), 21_000)).unwrap_err();
+    let e = pool
+        .add_transaction(
+            External,
+            f.sign(2, TxKind::Call(Address::ZERO), U256::ZERO, vec![1u8; 100].into(), 21_000),
+        )
+        .unwrap_err();
     assert!(matches!(e, PoolError::IntrinsicGasTooLow { need: 25_000, have: 21_000 }), "{e:?}");
     // tip above fee cap
     let e = pool.add_transaction(External, tx_with_fees(&mut f, 2, GWEI, 2 * GWEI)).unwrap_err();
@@ -167,12 +221,28 @@ fn every_rejection_is_typed_and_maps_to_the_wallet_string() {
     // invalid chain id
     let mut other = TxFactory::new(1, vec![PrivateKeySigner::random()]);
     let e = pool.add_transaction(External, other.transfer(0, Address::ZERO, 1)).unwrap_err();
-    assert_eq!((e.clone(), e.wallet_message().as_str()), (PoolError::InvalidChainId, "invalid chain id"));
+    assert_eq!(
+        (e.clone(), e.wallet_message().as_str()),
+        (PoolError::InvalidChainId, "invalid chain id")
+    );
     // legacy without EIP-155 chain id
     let key = PrivateKeySigner::random();
-    let legacy = TxLegacy { chain_id: None, nonce: 0, gas_price: GWEI, gas_limit: 21_000, to: TxKind::Call(Address::ZERO), value: U256::ZERO, input: Bytes::new() };
+    let legacy = TxLegacy {
+        chain_id: None,
+        nonce: 0,
+        gas_price: GWEI,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::ZERO),
+        value: U256::ZERO,
+        input: Bytes::new(),
+    };
     let sig = key.sign_hash_sync(&legacy.signature_hash()).unwrap();
-    let e = pool.add_transaction(External, Recovered::new_unchecked(legacy.into_signed(sig).into(), key.address())).unwrap_err();
+    let e = pool
+        .add_transaction(
+            External,
+            Recovered::new_unchecked(legacy.into_signed(sig).into(), key.address()),
+        )
+        .unwrap_err();
     assert_eq!(e, PoolError::InvalidChainId);
     // underpriced (minimum tip)
     let mut cfg = config();
@@ -184,11 +254,17 @@ fn every_rejection_is_typed_and_maps_to_the_wallet_string() {
     // golden touch
     let gt = PrivateKeySigner::from_bytes(&taiko_chainspec::GOLDEN_TOUCH_PRIVATE_KEY).unwrap();
     let mut gtf = TxFactory::new(CHAIN, vec![gt]);
-    assert!(matches!(pool.add_transaction(External, gtf.transfer(0, Address::ZERO, 0)), Err(PoolError::ReservedSender(_))));
+    assert!(matches!(
+        pool.add_transaction(External, gtf.transfer(0, Address::ZERO, 0)),
+        Err(PoolError::ReservedSender(_))
+    ));
     // sender with code
     let coder = f.address(2);
     state.0.write().get_mut(&coder).unwrap().has_code = true;
-    assert_eq!(pool.add_transaction(External, f.transfer(2, Address::ZERO, 1)), Err(PoolError::SenderHasCode(coder)));
+    assert_eq!(
+        pool.add_transaction(External, f.transfer(2, Address::ZERO, 1)),
+        Err(PoolError::SenderHasCode(coder))
+    );
     // malformed bytes and bad signatures through the raw path
     assert!(matches!(pool.add_raw(External, &[0x02, 0xc0]), Err(PoolError::Decode(_))));
     // nothing was admitted by any of the above
@@ -236,9 +312,15 @@ fn best_transactions_order_by_tip_and_keep_nonce_order() {
         pool.add_transaction(External, t.clone()).unwrap();
     }
     let order: Vec<B256> = pool.best_transactions().map(|t| t.hash).collect();
-    assert_eq!(order, vec![*c0.tx_hash(), *b0.tx_hash(), *c1.tx_hash(), *a0.tx_hash(), *a1.tx_hash()]);
+    assert_eq!(
+        order,
+        vec![*c0.tx_hash(), *b0.tx_hash(), *c1.tx_hash(), *a0.tx_hash(), *a1.tx_hash()]
+    );
     // At a higher base fee the effective tip changes: fee cap 100, base fee 95 → tip ≤ 5.
-    let order: Vec<B256> = pool.best_transactions_with_attributes(BestTransactionsAttributes { basefee: 95 * GWEI as u64 }).map(|t| t.hash).collect();
+    let order: Vec<B256> = pool
+        .best_transactions_with_attributes(BestTransactionsAttributes { basefee: 95 * GWEI as u64 })
+        .map(|t| t.hash)
+        .collect();
     assert_eq!(order.len(), 5);
     assert_eq!(order[0], *b0.tx_hash(), "b0 ties at tip 5 with c0 and arrived first");
     // mark_invalid drops the rest of that sender.
@@ -252,7 +334,13 @@ fn best_transactions_order_by_tip_and_keep_nonce_order() {
 
 fn executed(number: u64, txs: Vec<Recovered<TxEnvelope>>, salt: u8) -> ExecutedBlock {
     let header = Header { number, extra_data: vec![salt].into(), ..Default::default() };
-    let (txs, senders): (Vec<_>, Vec<_>) = txs.into_iter().map(|t| { let s = t.signer(); (t.into_inner(), s) }).unzip();
+    let (txs, senders): (Vec<_>, Vec<_>) = txs
+        .into_iter()
+        .map(|t| {
+            let s = t.signer();
+            (t.into_inner(), s)
+        })
+        .unzip();
     ExecutedBlock { block: SealedBlock::from_parts(header, txs), senders, receipts: vec![] }
 }
 
@@ -269,8 +357,14 @@ fn mined_are_pruned_descendants_stay_and_reorgs_reinject_exactly_the_reverted() 
     state.fund(f.address(0), 2, 100);
     state.fund(f.address(1), 1, 100);
     let old = executed(1, vec![anchor_like.clone(), t[0].clone(), t[1].clone(), u.clone()], 1);
-    pool.on_notification(&ExExNotification::ChainCommitted { new: Arc::new(Chain::new(vec![old.clone()])) });
-    assert!(!pool.contains(t[0].tx_hash()) && !pool.contains(t[1].tx_hash()) && !pool.contains(u.tx_hash()));
+    pool.on_notification(&ExExNotification::ChainCommitted {
+        new: Arc::new(Chain::new(vec![old.clone()])),
+    });
+    assert!(
+        !pool.contains(t[0].tx_hash())
+            && !pool.contains(t[1].tx_hash())
+            && !pool.contains(u.tx_hash())
+    );
     assert_eq!(pool.sub_pool(t[2].tx_hash()), Some(SubPool::Pending), "descendants stay pending");
     assert_eq!(pool.size().pending.count, 2);
 
@@ -293,7 +387,9 @@ fn preconf_selection_respects_gas_bytes_tip_and_nonce_order() {
     let (pool, _, mut f) = setup(20);
     for round in 0..10 {
         for s in 0..20 {
-            let data: Vec<u8> = (0..300u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(s as u8 * 7 + round)).collect();
+            let data: Vec<u8> = (0..300u32)
+                .map(|i| (i as u8).wrapping_mul(31).wrapping_add(s as u8 * 7 + round))
+                .collect();
             let tip = GWEI * (1 + (s as u128 % 5));
             let (a, b) = (f.max_fee_per_gas, f.max_priority_fee_per_gas);
             f.max_priority_fee_per_gas = tip;
@@ -304,19 +400,28 @@ fn preconf_selection_respects_gas_bytes_tip_and_nonce_order() {
             pool.add_transaction(External, tx).unwrap();
         }
     }
-    for (gas, bytes, min_tip) in [(400_000u64, 1_000_000usize, 0u128), (10_000_000, 8_000, 0), (10_000_000, 1_000_000, 3 * GWEI)] {
+    for (gas, bytes, min_tip) in [
+        (400_000u64, 1_000_000usize, 0u128),
+        (10_000_000, 8_000, 0),
+        (10_000_000, 1_000_000, 3 * GWEI),
+    ] {
         let sel = pool.select_for_preconf(GWEI as u64, gas, bytes, min_tip);
         assert!(!sel.is_empty());
-        let used: u64 = sel.iter().map(|t| alloy::consensus::Transaction::gas_limit(t.inner())).sum();
+        let used: u64 =
+            sel.iter().map(|t| alloy::consensus::Transaction::gas_limit(t.inner())).sum();
         assert!(used <= gas, "gas {used} > {gas}");
-        let list = taiko_evm::compress_tx_list(&sel.iter().map(|t| t.inner().clone()).collect::<Vec<_>>());
+        let list =
+            taiko_evm::compress_tx_list(&sel.iter().map(|t| t.inner().clone()).collect::<Vec<_>>());
         assert!(list.len() <= bytes, "bytes {} > {bytes}", list.len());
         let mut next: HashMap<Address, u64> = HashMap::new();
         for t in &sel {
             let n = alloy::consensus::Transaction::nonce(t.inner());
             assert_eq!(*next.entry(t.signer()).or_insert(n), n, "nonce order kept, no gaps");
             next.insert(t.signer(), n + 1);
-            assert!(alloy::consensus::Transaction::max_priority_fee_per_gas(t.inner()).unwrap() >= min_tip);
+            assert!(
+                alloy::consensus::Transaction::max_priority_fee_per_gas(t.inner()).unwrap()
+                    >= min_tip
+            );
         }
     }
 }
@@ -337,9 +442,18 @@ fn local_transactions_survive_a_restart() {
     state.fund(f.address(0), 1, 100);
     let fresh = Pool::new(config(), state, GWEI as u64);
     assert_eq!(fresh.load_local(&path).unwrap(), 1);
-    assert!(fresh.contains(l1.tx_hash()) && !fresh.contains(l0.tx_hash()) && !fresh.contains(ext.tx_hash()));
+    assert!(
+        fresh.contains(l1.tx_hash())
+            && !fresh.contains(l0.tx_hash())
+            && !fresh.contains(ext.tx_hash())
+    );
     assert_eq!(fresh.get(l1.tx_hash()).unwrap().origin, Local);
-    assert_eq!(Pool::new(config(), Arc::new(State::default()), 1).load_local(&dir.path().join("missing")).unwrap(), 0);
+    assert_eq!(
+        Pool::new(config(), Arc::new(State::default()), 1)
+            .load_local(&dir.path().join("missing"))
+            .unwrap(),
+        0
+    );
 }
 
 mod props {

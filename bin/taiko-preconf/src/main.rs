@@ -14,7 +14,8 @@ use eyre::{Result, WrapErr};
 use std::{path::PathBuf, sync::Arc};
 use taiko_chainspec::ChainSpec;
 use taiko_engine::Engine;
-use taiko_node_exex::{ExExManager, NodeComponents, Wal};
+use taiko_node_exex::{ExExContext, ExExEvent, ExExManager, NodeComponents, Wal};
+use taiko_pool::{Pool, PoolConfig};
 use taiko_store::{Store, StoreOptions};
 use tracing::info;
 
@@ -40,6 +41,8 @@ enum Command {
 enum BenchCommand {
     /// Block import throughput vs raw revm, and import cost vs state size.
     Import(bench::ImportBenchArgs),
+    /// Transaction pool: insert rate, best-transactions latency, memory per transaction.
+    Pool(bench::PoolBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,17 +62,34 @@ struct NodeArgs {
 #[derive(Debug, Clone)]
 struct Components {
     store: Arc<Store>,
+    pool: Pool<Store>,
 }
 
 impl NodeComponents for Components {
-    type Pool = ();
+    type Pool = Pool<Store>;
     type Provider = Arc<Store>;
-    fn pool(&self) -> &() {
-        &()
+    fn pool(&self) -> &Pool<Store> {
+        &self.pool
     }
     fn provider(&self) -> &Arc<Store> {
         &self.store
     }
+}
+
+/// The pool's maintenance, installed as an ExEx: every canonical change prunes mined
+/// transactions, re-injects reverted ones and refreshes senders and the base fee.
+async fn pool_maintenance(
+    mut ctx: ExExContext<Components>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    while let Some(n) = ctx.notifications.recv().await {
+        ctx.pool().on_notification(&n);
+        if let Some(chain) = n.committed_chain() {
+            ctx.events.send(ExExEvent::FinishedHeight(chain.tip().num_hash()))?;
+        }
+    }
+    // The notification stream ends only when the node shuts down.
+    std::future::pending::<()>().await;
+    Ok(())
 }
 
 async fn run_node(args: NodeArgs) -> Result<()> {
@@ -86,8 +106,16 @@ async fn run_node(args: NodeArgs) -> Result<()> {
     )?);
     let heads = store.heads()?;
     info!(target: "node", chain_id = spec.chain_id, genesis = %spec.genesis_hash(), latest = heads.latest.number, "node started");
+    let base_fee = store.latest_header()?.base_fee_per_gas.unwrap_or_default();
+    let pool = Pool::new(PoolConfig::for_chain(&spec), store.clone(), base_fee);
+    let local_txs = args.datadir.join("local-txs.bin");
+    pool.load_local(&local_txs).wrap_err("reloading local transactions")?;
     let wal = Wal::open(args.datadir.join("exex-wal.redb"))?;
-    let manager = ExExManager::new(wal, Components { store: store.clone() }, heads.latest);
+    let components = Components { store: store.clone(), pool: pool.clone() };
+    let mut manager = ExExManager::new(wal, components, heads.latest);
+    manager
+        .install_exex("pool-maintenance", |ctx| async move { Ok(pool_maintenance(ctx)) })
+        .await?;
     let (engine, _handle) = Engine::new(store, Some(manager.handle()))?;
     let engine = tokio::spawn(engine.run());
     let exex = tokio::spawn(manager.run());
@@ -96,6 +124,7 @@ async fn run_node(args: NodeArgs) -> Result<()> {
         r = exex => r??,
     }
     engine.abort();
+    pool.save_local(&local_txs).wrap_err("saving local transactions")?;
     Ok(())
 }
 
@@ -112,6 +141,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Bench(BenchCommand::Import(args)) => bench::run_import_bench(args),
+        Command::Bench(BenchCommand::Pool(args)) => bench::run_pool_bench(args),
         Command::Node(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

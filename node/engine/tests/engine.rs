@@ -277,3 +277,65 @@ async fn unknown_heads_invalid_payloads_and_invalid_branches() {
         Err(EngineError::BelowFinalized { .. })
     ));
 }
+
+/// The pool feeds the builder directly and the maintenance ExEx prunes what was mined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_built_from_the_pool_prune_it_through_notifications() {
+    use taiko_pool::{Pool, PoolConfig, TransactionOrigin};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Arc::new(ChainSpec::devnet());
+    let store = Arc::new(
+        Store::open(dir.path().join("db.redb"), spec.clone(), StoreOptions::default()).unwrap(),
+    );
+    let base_fee = store.latest_header().unwrap().base_fee_per_gas.unwrap();
+    let pool = Pool::new(PoolConfig::for_chain(&spec), store.clone(), base_fee);
+    let wal = Wal::open(dir.path().join("wal.redb")).unwrap();
+    let mut manager =
+        ExExManager::new(wal, Components { store: store.clone() }, store.heads().unwrap().latest);
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    let maint = pool.clone();
+    manager
+        .install_exex("pool-maintenance", move |mut ctx: ExExContext<Components>| async move {
+            Ok(async move {
+                while let Some(n) = ctx.notifications.recv().await {
+                    maint.on_notification(&n);
+                    let _ = done_tx.send(());
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    let (engine, handle) = Engine::new(store.clone(), Some(manager.handle())).unwrap();
+    tokio::spawn(engine.run());
+    tokio::spawn(manager.run());
+
+    let mut f = TxFactory::new(spec.chain_id, devnet_accounts());
+    let txs: Vec<_> = (0..30).map(|k| f.transfer(k % 3, Address::repeat_byte(5), 1)).collect();
+    f.set_nonce(4, 7);
+    let gapped = f.transfer(4, Address::repeat_byte(5), 1);
+    for t in txs.iter().chain([&gapped]) {
+        pool.add_transaction(TransactionOrigin::Local, t.clone()).unwrap();
+    }
+    assert_eq!(pool.size().pending.count, 30);
+    let built = handle
+        .build_payload(
+            test_attributes(2),
+            Box::new(pool.best_transactions()),
+            BuildLimits::from_spec(&spec),
+        )
+        .await
+        .unwrap();
+    assert_eq!(built.block.block.transactions().len(), 31, "anchor + every pending tx");
+    handle
+        .fork_choice_updated(ForkchoiceState {
+            head: built.block.block.hash(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), done.recv()).await.unwrap().unwrap();
+    assert_eq!(pool.size().pending.count, 0, "mined transactions pruned");
+    assert!(pool.contains(gapped.tx_hash()), "the queued one stays");
+    assert_eq!(pool.size().queued.count, 1);
+}
