@@ -38,6 +38,7 @@ fmt: tools
 
 bench:
 	$(CARGO) run --release -p taiko-preconf -- bench import
+	$(CARGO) run --release -p taiko-preconf -- bench pool
 
 clean:
 	$(CARGO) clean

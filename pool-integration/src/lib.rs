@@ -344,10 +344,8 @@ impl<R: AccountReader> Pool<R> {
     pub fn on_notification(&self, n: &ExExNotification) {
         let mut update = CanonicalStateUpdate::default();
         let mut in_new: HashSet<B256> = HashSet::new();
-        let tip = n.committed_chain().map(|c| c.tip().clone()).or_else(|| {
-            // A revert: the new tip is the reverted chain's parent; keep the base fee.
-            None
-        });
+        // After a plain revert there is no new tip: the base fee stays.
+        let tip = n.committed_chain().map(|c| c.tip().clone());
         if let Some(new) = n.committed_chain() {
             for b in new.blocks() {
                 for (tx, sender) in b.block.transactions().iter().zip(&b.senders) {

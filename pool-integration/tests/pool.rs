@@ -533,3 +533,70 @@ mod props {
         }
     }
 }
+
+#[test]
+fn blob_transactions_and_oversized_init_code_are_refused() {
+    use alloy::consensus::{TxEip4844, TxEip4844Variant};
+    let (pool, _, mut f) = setup(1);
+    let key = PrivateKeySigner::random();
+    let blob = TxEip4844 {
+        chain_id: CHAIN,
+        nonce: 0,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+        to: Address::ZERO,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        blob_versioned_hashes: vec![B256::repeat_byte(1)],
+        max_fee_per_blob_gas: 1,
+        input: Bytes::new(),
+    };
+    let sig = key.sign_hash_sync(&blob.signature_hash()).unwrap();
+    let env = TxEnvelope::Eip4844(TxEip4844Variant::TxEip4844(blob).into_signed(sig));
+    let e =
+        pool.add_transaction(External, Recovered::new_unchecked(env, key.address())).unwrap_err();
+    assert_eq!(e, PoolError::BlobNotSupported);
+    assert_eq!(e.wallet_message(), "transaction type not supported");
+
+    let init = vec![0x60u8; 49_153];
+    let e = pool
+        .add_transaction(External, f.sign(0, TxKind::Create, U256::ZERO, init.into(), 29_000_000))
+        .unwrap_err();
+    assert_eq!(e, PoolError::InitCodeTooLarge);
+}
+
+/// Against the real store: code blocks a sender, an EIP-7702 delegation does not.
+#[test]
+fn senders_with_code_are_refused_unless_delegated() {
+    use alloy::genesis::GenesisAccount;
+    let dir = tempfile::tempdir().unwrap();
+    let delegated = PrivateKeySigner::random();
+    let contract = PrivateKeySigner::random();
+    let mut genesis = taiko_chainspec::ChainSpec::devnet().genesis;
+    let eth = U256::from(10u64).pow(U256::from(18));
+    let mut delegation = vec![0xef, 0x01, 0x00];
+    delegation.extend_from_slice(Address::repeat_byte(7).as_slice());
+    genesis.alloc.insert(
+        delegated.address(),
+        GenesisAccount::default().with_balance(eth).with_code(Some(delegation.into())),
+    );
+    genesis.alloc.insert(
+        contract.address(),
+        GenesisAccount::default().with_balance(eth).with_code(Some(vec![0x60, 0x00].into())),
+    );
+    let spec = Arc::new(taiko_chainspec::ChainSpec::from_genesis(genesis).unwrap());
+    let store = Arc::new(
+        taiko_store::Store::open(dir.path().join("db"), spec.clone(), Default::default()).unwrap(),
+    );
+    let pool = Pool::new(PoolConfig::for_chain(&spec), store, GWEI as u64);
+    let mut f = TxFactory::new(spec.chain_id, vec![delegated, contract.clone()]);
+    assert!(matches!(
+        pool.add_transaction(External, f.transfer(0, Address::ZERO, 1)),
+        Ok(AddOutcome::Pending { .. })
+    ));
+    assert_eq!(
+        pool.add_transaction(External, f.transfer(1, Address::ZERO, 1)),
+        Err(PoolError::SenderHasCode(contract.address()))
+    );
+}
