@@ -283,7 +283,7 @@ impl Engine {
             &mut source,
             limits,
         )?;
-        let tx_list = built.outcome.tx_list.clone();
+        let tx_list = built.outcome.tx_list.clone().expect("built blocks carry their tx list");
         let block = self.keep(built.outcome);
         Ok(BuiltPayload { block, tx_list, skipped: built.skipped })
     }

@@ -54,8 +54,10 @@ pub struct ExecutionOutcome {
     pub changes: StateChanges,
     /// Undo record of the tries.
     pub trie_undo: TrieUndo,
-    /// The block's tx list (anchor excluded) as Taiko proposes it: zlib(RLP(list)).
-    pub tx_list: Bytes,
+    /// The block's tx list (anchor excluded) as Taiko proposes it, zlib(RLP(list)): set for
+    /// built blocks (their proposer needs it), `None` for imported ones (only the size is
+    /// checked).
+    pub tx_list: Option<Bytes>,
     /// Where the time went.
     pub timings: PhaseTimings,
 }
@@ -225,14 +227,14 @@ impl<'a> BlockRun<'a> {
     /// Finishes execution: fee sharing, post-execution calls, the state changes, the header
     /// (with the state root from the store's tries, which keep the block's state).
     ///
-    /// `precomputed` carries the tx list and transactions root when they were computed
-    /// alongside execution (import knows the transactions up front).
+    /// `precomputed` carries the transactions root when it was computed alongside execution
+    /// (import knows the transactions up front); the tx list is then not compressed here.
     pub(crate) fn finish(
         self,
         store: &Store,
         parent: &ParentInfo<'_>,
         attrs: &BlockAttributes,
-        precomputed: Option<(Bytes, B256)>,
+        precomputed: Option<B256>,
     ) -> Result<(Header, ExecutionOutcome), BlockExecutionError> {
         let Self {
             spec,
@@ -273,8 +275,8 @@ impl<'a> BlockRun<'a> {
                     let receipts_root = calculate_receipt_root(&receipts);
                     let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
                     let (tx_list, transactions_root) = match precomputed {
-                        Some(p) => p,
-                        None => (budget.finish(), calculate_transaction_root(&txs)),
+                        Some(root) => (None, root),
+                        None => (Some(budget.finish()), calculate_transaction_root(&txs)),
                     };
                     (receipts_root, logs_bloom, transactions_root, tx_list, t.elapsed())
                 });

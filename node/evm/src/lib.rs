@@ -31,7 +31,7 @@ mod txlist;
 
 pub use anchor::AnchorInput;
 pub use execute::{ExecutionOutcome, PhaseTimings};
-pub use txlist::{TxListBudget, compress_tx_list};
+pub use txlist::{TxListBudget, check_tx_list_size, compress_tx_list};
 
 use alloy::{
     consensus::{
@@ -440,14 +440,14 @@ pub fn import_block(
     };
     let parent_info = ParentInfo { header: parent, hash: parent_hash };
     let max_list = spec.max_tx_list_bytes();
-    // The tx list and the transactions root depend only on the block: compute them on another
-    // thread while this one executes.
+    // The tx-list size check and the transactions root depend only on the block: compute them
+    // on another thread while this one executes.
     let (executed, side) = std::thread::scope(|scope| {
         let side = scope.spawn(|| {
             let t = std::time::Instant::now();
-            let list = compress_tx_list(&txs[1..]);
+            let fits = check_tx_list_size(&txs[1..], max_list);
             let root = alloy::consensus::proofs::calculate_transaction_root(txs);
-            (Bytes::from(list), root, t.elapsed())
+            (fits, root, t.elapsed())
         });
         let executed = (|| {
             let mut run = BlockRun::start(spec, &state, &parent_info, &attrs, base_fee, max_list)
@@ -455,28 +455,21 @@ pub fn import_block(
             run.apply_anchor(anchor).map_err(ImportError::AnchorReverted)?;
             for (index, (tx, sender)) in txs.iter().zip(&senders).enumerate().skip(1) {
                 let recovered = Recovered::new_unchecked(tx.clone(), *sender);
-                run.apply_transaction(&recovered).map_err(|e| ImportError::InvalidTransaction {
-                    index,
-                    hash: *tx.tx_hash(),
-                    reason: e.to_string(),
+                run.apply_transaction(&recovered).map_err(|e| {
+                    ImportError::InvalidTransaction { index, hash: *tx.tx_hash(), reason: e.to_string() }
                 })?;
             }
             Ok::<_, ImportError>(run)
         })();
         (executed, side.join().expect("tx-list thread does not panic"))
     });
-    let (tx_list, transactions_root, tx_list_time) = side;
+    let (fits, transactions_root, tx_list_time) = side;
     let (expected, mut outcome) = executed?
-        .finish(store, &parent_info, &attrs, Some((tx_list, transactions_root)))
+        .finish(store, &parent_info, &attrs, Some(transactions_root))
         .map_err(|e| ImportError::Execution(e.to_string()))?;
     outcome.timings.tx_list = tx_list_time;
     if let Err(e) = compare_headers(&expected, header).and_then(|()| {
-        let size = outcome.tx_list.len();
-        if size > max_list {
-            Err(ImportError::TxListTooLarge { size, max: max_list })
-        } else {
-            Ok(())
-        }
+        fits.map_err(|size| ImportError::TxListTooLarge { size, max: max_list })
     }) {
         store.undo_trie(outcome.trie_undo);
         return Err(e);

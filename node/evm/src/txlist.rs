@@ -31,12 +31,36 @@ pub struct TxListBudget {
 
 /// zlib of the RLP list whose items are already encoded in `items`.
 fn compress_items(items: &[u8]) -> Vec<u8> {
+    compress_items_at(items, Compression::default())
+}
+
+fn compress_items_at(items: &[u8], level: Compression) -> Vec<u8> {
     let mut list = Vec::with_capacity(items.len() + 9);
     RlpHeader { list: true, payload_length: items.len() }.encode(&mut list);
     list.extend_from_slice(items);
-    let mut enc = ZlibEncoder::new(Vec::with_capacity(list.len() / 2 + 64), Compression::default());
+    let mut enc = ZlibEncoder::new(Vec::with_capacity(list.len() / 2 + 64), level);
     enc.write_all(&list).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// Checks that `txs` can be proposed within `max` compressed bytes, compressing only as much as
+/// needed: not at all when even incompressible data would fit, then with zlib's fastest level,
+/// then with the default level. Returns the smallest size found when it does not fit.
+pub fn check_tx_list_size(txs: &[TxEnvelope], max: usize) -> Result<(), usize> {
+    let mut items = Vec::with_capacity(txs.iter().map(|t| t.length()).sum());
+    for tx in txs {
+        tx.encode(&mut items);
+    }
+    let budget = TxListBudget::new(max);
+    if budget.surely_fits(items.len()) {
+        return Ok(());
+    }
+    let fast = compress_items_at(&items, Compression::fast()).len();
+    if fast <= max {
+        return Ok(());
+    }
+    let default = compress_items(&items).len();
+    if default <= max { Ok(()) } else { Err(default.min(fast)) }
 }
 
 /// zlib(RLP(list)) of transactions, as proposed to L1.
@@ -55,7 +79,7 @@ impl TxListBudget {
     }
 
     /// Whether the worst case of compressing `raw` item bytes still fits.
-    fn surely_fits(&self, raw: usize) -> bool {
+    pub(crate) fn surely_fits(&self, raw: usize) -> bool {
         let (base_raw, base_compressed) = self.base;
         let added = raw.saturating_sub(base_raw);
         // RLP list header, zlib header and checksum, 5 bytes per 16 KiB stored block at worst.

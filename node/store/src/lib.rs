@@ -468,12 +468,22 @@ impl Store {
             w.open_table(SENDERS)?.insert(number, senders.as_slice())?;
             w.open_table(RECEIPTS)?
                 .insert(number, alloy::rlp::encode(&executed.receipts).as_slice())?;
+            // Sorted keys touch each B-tree page once.
+            let mut entries: Vec<([u8; 32], [u8; 12])> = block
+                .transactions()
+                .iter()
+                .enumerate()
+                .map(|(i, tx)| {
+                    let mut loc = [0u8; 12];
+                    loc[..8].copy_from_slice(&number.to_be_bytes());
+                    loc[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                    (tx.tx_hash().0, loc)
+                })
+                .collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             let mut index = w.open_table(TX_INDEX)?;
-            for (i, tx) in block.transactions().iter().enumerate() {
-                let mut loc = [0u8; 12];
-                loc[..8].copy_from_slice(&number.to_be_bytes());
-                loc[8..].copy_from_slice(&(i as u32).to_be_bytes());
-                index.insert(tx.tx_hash().as_slice(), loc.as_slice())?;
+            for (hash, loc) in &entries {
+                index.insert(hash.as_slice(), loc.as_slice())?;
             }
             w.open_table(META)?.insert(META_LATEST, number.to_be_bytes().as_slice())?;
         }
