@@ -13,10 +13,9 @@ use clap::{Parser, Subcommand};
 use eyre::{Result, WrapErr};
 use std::{path::PathBuf, sync::Arc};
 use taiko_chainspec::ChainSpec;
-use taiko_engine::Engine;
-use taiko_node_exex::{ExExContext, ExExEvent, ExExManager, NodeComponents, Wal};
-use taiko_pool::{Pool, PoolConfig};
-use taiko_store::{Store, StoreOptions};
+use taiko_node::NodeConfig;
+use taiko_rpc::RpcConfig;
+use taiko_store::StoreOptions;
 use tracing::info;
 
 #[derive(Debug, Parser)]
@@ -47,7 +46,7 @@ enum BenchCommand {
 
 #[derive(Debug, clap::Args)]
 struct NodeArgs {
-    /// Data directory (chain store, ExEx log).
+    /// Data directory (chain store, ExEx log, local transactions).
     #[arg(long, env = "TAIKO_PRECONF_DATADIR", default_value = "./data")]
     datadir: PathBuf,
     /// Genesis JSON file; the embedded devnet chain when absent.
@@ -56,40 +55,27 @@ struct NodeArgs {
     /// Blocks kept revertible (deepest reorg).
     #[arg(long, env = "TAIKO_PRECONF_REVERT_WINDOW", default_value_t = 1024)]
     revert_window: u64,
-}
-
-/// Node parts handed to ExExes.
-#[derive(Debug, Clone)]
-struct Components {
-    store: Arc<Store>,
-    pool: Pool<Store>,
-}
-
-impl NodeComponents for Components {
-    type Pool = Pool<Store>;
-    type Provider = Arc<Store>;
-    fn pool(&self) -> &Pool<Store> {
-        &self.pool
-    }
-    fn provider(&self) -> &Arc<Store> {
-        &self.store
-    }
-}
-
-/// The pool's maintenance, installed as an ExEx: every canonical change prunes mined
-/// transactions, re-injects reverted ones and refreshes senders and the base fee.
-async fn pool_maintenance(
-    mut ctx: ExExContext<Components>,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    while let Some(n) = ctx.notifications.recv().await {
-        ctx.pool().on_notification(&n);
-        if let Some(chain) = n.committed_chain() {
-            ctx.events.send(ExExEvent::FinishedHeight(chain.tip().num_hash()))?;
-        }
-    }
-    // The notification stream ends only when the node shuts down.
-    std::future::pending::<()>().await;
-    Ok(())
+    /// JSON-RPC listen address (HTTP and WebSocket on one port).
+    #[arg(long = "rpc.addr", env = "TAIKO_PRECONF_RPC_ADDR", default_value = "127.0.0.1:8545")]
+    rpc_addr: std::net::SocketAddr,
+    /// Disable the JSON-RPC server.
+    #[arg(long = "rpc.disable", env = "TAIKO_PRECONF_RPC_DISABLE")]
+    rpc_disable: bool,
+    /// `Access-Control-Allow-Origin`: `*`, a comma-separated list of origins, or `none`.
+    #[arg(long = "rpc.cors", env = "TAIKO_PRECONF_RPC_CORS", default_value = "*")]
+    rpc_cors: String,
+    /// Largest JSON-RPC request body, bytes.
+    #[arg(long = "rpc.max-request-bytes", env = "TAIKO_PRECONF_RPC_MAX_REQUEST_BYTES", default_value_t = 10 * 1024 * 1024)]
+    rpc_max_request_bytes: u32,
+    /// Most calls in one JSON-RPC batch.
+    #[arg(long = "rpc.max-batch", env = "TAIKO_PRECONF_RPC_MAX_BATCH", default_value_t = 100)]
+    rpc_max_batch: u32,
+    /// Most blocks one eth_getLogs may span.
+    #[arg(long = "rpc.max-logs-range", env = "TAIKO_PRECONF_RPC_MAX_LOGS_RANGE", default_value_t = 10_000)]
+    rpc_max_logs_range: u64,
+    /// Dev mode: produce a block from the pool every this many milliseconds.
+    #[arg(long = "dev.block-time-ms", env = "TAIKO_PRECONF_DEV_BLOCK_TIME_MS")]
+    dev_block_time_ms: Option<u64>,
 }
 
 async fn run_node(args: NodeArgs) -> Result<()> {
@@ -97,34 +83,31 @@ async fn run_node(args: NodeArgs) -> Result<()> {
         Some(path) => ChainSpec::from_file(path)?,
         None => ChainSpec::devnet(),
     });
-    std::fs::create_dir_all(&args.datadir)
-        .wrap_err_with(|| format!("creating {}", args.datadir.display()))?;
-    let store = Arc::new(Store::open(
-        args.datadir.join("chain.redb"),
-        spec.clone(),
-        StoreOptions { revert_window: args.revert_window },
-    )?);
-    let heads = store.heads()?;
-    info!(target: "node", chain_id = spec.chain_id, genesis = %spec.genesis_hash(), latest = heads.latest.number, "node started");
-    let base_fee = store.latest_header()?.base_fee_per_gas.unwrap_or_default();
-    let pool = Pool::new(PoolConfig::for_chain(&spec), store.clone(), base_fee);
-    let local_txs = args.datadir.join("local-txs.bin");
-    pool.load_local(&local_txs).wrap_err("reloading local transactions")?;
-    let wal = Wal::open(args.datadir.join("exex-wal.redb"))?;
-    let components = Components { store: store.clone(), pool: pool.clone() };
-    let mut manager = ExExManager::new(wal, components, heads.latest);
-    manager
-        .install_exex("pool-maintenance", |ctx| async move { Ok(pool_maintenance(ctx)) })
-        .await?;
-    let (engine, _handle) = Engine::new(store, Some(manager.handle()))?;
-    let engine = tokio::spawn(engine.run());
-    let exex = tokio::spawn(manager.run());
+    let rpc = (!args.rpc_disable).then(|| RpcConfig {
+        addr: args.rpc_addr,
+        max_request_bytes: args.rpc_max_request_bytes,
+        max_batch: args.rpc_max_batch,
+        max_logs_range: args.rpc_max_logs_range,
+        cors: (args.rpc_cors != "none").then(|| args.rpc_cors.clone()),
+        ..Default::default()
+    });
+    let config = NodeConfig {
+        datadir: args.datadir.clone(),
+        spec,
+        store: StoreOptions { revert_window: args.revert_window },
+        rpc,
+        dev_block_time: args.dev_block_time_ms.map(std::time::Duration::from_millis),
+        dev_coinbase: alloy::primitives::Address::ZERO,
+    };
+    let mut node = taiko_node::launch(config).await.wrap_err("starting the node")?;
+    if let Some(addr) = node.rpc_addr {
+        info!(target: "node", "JSON-RPC: http://{addr} and ws://{addr}");
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => info!(target: "node", "Ctrl-C: shutting down"),
-        r = exex => r??,
+        e = node.exex_failed() => return Err(e).wrap_err("an ExEx exited"),
     }
-    engine.abort();
-    pool.save_local(&local_txs).wrap_err("saving local transactions")?;
+    node.shutdown().await?;
     Ok(())
 }
 
