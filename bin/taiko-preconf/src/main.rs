@@ -71,7 +71,11 @@ struct NodeArgs {
     #[arg(long = "rpc.max-batch", env = "TAIKO_PRECONF_RPC_MAX_BATCH", default_value_t = 100)]
     rpc_max_batch: u32,
     /// Most blocks one eth_getLogs may span.
-    #[arg(long = "rpc.max-logs-range", env = "TAIKO_PRECONF_RPC_MAX_LOGS_RANGE", default_value_t = 10_000)]
+    #[arg(
+        long = "rpc.max-logs-range",
+        env = "TAIKO_PRECONF_RPC_MAX_LOGS_RANGE",
+        default_value_t = 10_000
+    )]
     rpc_max_logs_range: u64,
     /// Dev mode: produce a block from the pool every this many milliseconds.
     #[arg(long = "dev.block-time-ms", env = "TAIKO_PRECONF_DEV_BLOCK_TIME_MS")]

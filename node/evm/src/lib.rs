@@ -455,8 +455,10 @@ pub fn import_block(
             run.apply_anchor(anchor).map_err(ImportError::AnchorReverted)?;
             for (index, (tx, sender)) in txs.iter().zip(&senders).enumerate().skip(1) {
                 let recovered = Recovered::new_unchecked(tx.clone(), *sender);
-                run.apply_transaction(&recovered).map_err(|e| {
-                    ImportError::InvalidTransaction { index, hash: *tx.tx_hash(), reason: e.to_string() }
+                run.apply_transaction(&recovered).map_err(|e| ImportError::InvalidTransaction {
+                    index,
+                    hash: *tx.tx_hash(),
+                    reason: e.to_string(),
                 })?;
             }
             Ok::<_, ImportError>(run)
@@ -468,9 +470,9 @@ pub fn import_block(
         .finish(store, &parent_info, &attrs, Some(transactions_root))
         .map_err(|e| ImportError::Execution(e.to_string()))?;
     outcome.timings.tx_list = tx_list_time;
-    if let Err(e) = compare_headers(&expected, header).and_then(|()| {
-        fits.map_err(|size| ImportError::TxListTooLarge { size, max: max_list })
-    }) {
+    if let Err(e) = compare_headers(&expected, header)
+        .and_then(|()| fits.map_err(|size| ImportError::TxListTooLarge { size, max: max_list }))
+    {
         store.undo_trie(outcome.trie_undo);
         return Err(e);
     }

@@ -429,10 +429,7 @@ fn builder_respects_the_compressed_tx_list_budget() {
     let list = o.tx_list.as_ref().expect("built blocks carry their tx list");
     assert!(list.len() <= 40_000, "{}", list.len());
     assert!(list.len() > 30_000, "the budget is used, not wasted: {}", list.len());
-    assert_eq!(
-        taiko_evm::compress_tx_list(&o.executed.block.transactions()[1..]),
-        list.to_vec()
-    );
+    assert_eq!(taiko_evm::compress_tx_list(&o.executed.block.transactions()[1..]), list.to_vec());
     assert!(built.skipped.iter().any(|s| s.reason == SkipReason::TxListFull));
     // Per sender, nonces stay in order.
     let mut last: std::collections::HashMap<Address, u64> = Default::default();
@@ -448,18 +445,31 @@ fn import_rejects_a_tx_list_over_the_chain_limit() {
     // Node A builds with a 100 kB budget; node B's chain allows 20 kB (same genesis state).
     let a = node();
     let mut genesis = ChainSpec::devnet().genesis;
-    let mut taiko: taiko_chainspec::TaikoConfig = genesis.config.extra_fields.get_deserialized("taiko").unwrap().unwrap();
+    let mut taiko: taiko_chainspec::TaikoConfig =
+        genesis.config.extra_fields.get_deserialized("taiko").unwrap().unwrap();
     taiko.max_tx_list_bytes = 20_000;
     genesis.config.extra_fields.insert_value("taiko".into(), taiko).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let spec_b = Arc::new(ChainSpec::from_genesis(genesis).unwrap());
     assert_eq!(spec_b.genesis_hash(), a.spec.genesis_hash());
-    let b = Node { store: Store::open(dir.path().join("db"), spec_b.clone(), StoreOptions::default()).unwrap(), _dir: dir, spec: spec_b };
+    let b = Node {
+        store: Store::open(dir.path().join("db"), spec_b.clone(), StoreOptions::default()).unwrap(),
+        _dir: dir,
+        spec: spec_b,
+    };
     let mut f = TxFactory::new(a.spec.chain_id, devnet_accounts());
     let txs: Vec<_> = (0..40u64)
         .map(|k| {
-            let data: Vec<u8> = (0..1024u64).map(|i| alloy::primitives::keccak256((k * 4096 + i).to_be_bytes())[0]).collect();
-            f.sign((k % 20) as usize, alloy::primitives::TxKind::Call(Address::repeat_byte(1)), U256::ZERO, data.into(), 100_000)
+            let data: Vec<u8> = (0..1024u64)
+                .map(|i| alloy::primitives::keccak256((k * 4096 + i).to_be_bytes())[0])
+                .collect();
+            f.sign(
+                (k % 20) as usize,
+                alloy::primitives::TxKind::Call(Address::repeat_byte(1)),
+                U256::ZERO,
+                data.into(),
+                100_000,
+            )
         })
         .collect();
     let (block, _, skipped) = build_commit(&a, 2, txs);

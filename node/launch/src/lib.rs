@@ -14,7 +14,9 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use taiko_chainspec::ChainSpec;
 use taiko_engine::{Engine, EngineHandle, ForkchoiceState};
 use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits};
-use taiko_node_exex::{ExExContext, ExExEvent, ExExManager, ExExManagerHandle, NodeComponents, Wal};
+use taiko_node_exex::{
+    ExExContext, ExExEvent, ExExManager, ExExManagerHandle, NodeComponents, Wal,
+};
 use taiko_pool::{Pool, PoolConfig};
 use taiko_rpc::{RpcConfig, RpcContext};
 use taiko_store::{Store, StoreOptions};
@@ -122,16 +124,20 @@ async fn pool_maintenance(
 pub async fn launch(config: NodeConfig) -> Result<RunningNode, LaunchError> {
     std::fs::create_dir_all(&config.datadir)?;
     let spec = config.spec.clone();
-    let store = Arc::new(Store::open(config.datadir.join("chain.redb"), spec.clone(), config.store)?);
+    let store =
+        Arc::new(Store::open(config.datadir.join("chain.redb"), spec.clone(), config.store)?);
     let heads = store.heads()?;
     let base_fee = store.latest_header()?.base_fee_per_gas.unwrap_or_default();
     let pool = Pool::new(PoolConfig::for_chain(&spec), store.clone(), base_fee);
     let local_txs = config.datadir.join("local-txs.bin");
     pool.load_local(&local_txs)?;
-    let wal = Wal::open(config.datadir.join("exex-wal.redb")).map_err(|e| LaunchError::Wal(e.to_string()))?;
+    let wal = Wal::open(config.datadir.join("exex-wal.redb"))
+        .map_err(|e| LaunchError::Wal(e.to_string()))?;
     let components = Components { store: store.clone(), pool: pool.clone() };
     let mut manager = ExExManager::new(wal, components, heads.latest);
-    manager.install_exex("pool-maintenance", |ctx| async move { Ok(pool_maintenance(ctx)) }).await?;
+    manager
+        .install_exex("pool-maintenance", |ctx| async move { Ok(pool_maintenance(ctx)) })
+        .await?;
     let exex = manager.handle();
     let (engine, handle) = Engine::new(store.clone(), Some(manager.handle()))?;
     let mut tasks = vec![tokio::spawn(engine.run())];
@@ -139,7 +145,13 @@ pub async fn launch(config: NodeConfig) -> Result<RunningNode, LaunchError> {
 
     let (rpc_addr, rpc) = match &config.rpc {
         Some(rpc) => {
-            let ctx = RpcContext::new(spec.clone(), store.clone(), pool.clone(), handle.heads(), rpc.clone());
+            let ctx = RpcContext::new(
+                spec.clone(),
+                store.clone(),
+                pool.clone(),
+                handle.heads(),
+                rpc.clone(),
+            );
             let (addr, h) = taiko_rpc::start(ctx).await?;
             (Some(addr), Some(h))
         }
@@ -156,7 +168,18 @@ pub async fn launch(config: NodeConfig) -> Result<RunningNode, LaunchError> {
         )));
     }
     info!(target: "node", chain_id = spec.chain_id, latest = heads.latest.number, rpc = ?rpc_addr, "node running");
-    Ok(RunningNode { spec, store, pool, engine: handle, exex, rpc_addr, rpc, tasks, exex_task, local_txs })
+    Ok(RunningNode {
+        spec,
+        store,
+        pool,
+        engine: handle,
+        exex,
+        rpc_addr,
+        rpc,
+        tasks,
+        exex_task,
+        local_txs,
+    })
 }
 
 /// Dev block production: every `every`, a block from the pool's best transactions.
@@ -176,7 +199,10 @@ async fn dev_blocks(
         if pool.size().pending.count == 0 {
             continue;
         }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         let parent_ts = match store.latest_header() {
             Ok(h) => h.timestamp,
             Err(e) => {
@@ -188,13 +214,23 @@ async fn dev_blocks(
         let attrs = BlockAttributes {
             timestamp: now.max(parent_ts),
             coinbase,
-            anchor: AnchorInput { l1_block_id: l1, l1_block_hash: B256::with_last_byte(1), l1_state_root: B256::with_last_byte(2) },
+            anchor: AnchorInput {
+                l1_block_id: l1,
+                l1_block_hash: B256::with_last_byte(1),
+                l1_state_root: B256::with_last_byte(2),
+            },
             ..Default::default()
         };
-        match engine.build_payload(attrs, Box::new(pool.best_transactions()), BuildLimits::from_spec(&spec)).await {
+        match engine
+            .build_payload(attrs, Box::new(pool.best_transactions()), BuildLimits::from_spec(&spec))
+            .await
+        {
             Ok(built) => {
                 let hash = built.block.block.hash();
-                if let Err(e) = engine.fork_choice_updated(ForkchoiceState { head: hash, ..Default::default() }).await {
+                if let Err(e) = engine
+                    .fork_choice_updated(ForkchoiceState { head: hash, ..Default::default() })
+                    .await
+                {
                     warn!(target: "node::dev", error = %e, "dev block not made canonical");
                 }
             }
@@ -224,8 +260,13 @@ impl RunningNode {
     pub async fn exex_failed(&mut self) -> taiko_node_exex::ExExError {
         match (&mut self.exex_task).await {
             Ok(Err(e)) => e,
-            Ok(Ok(())) => taiko_node_exex::ExExError::Exited { id: "manager".into(), reason: "stopped".into() },
-            Err(e) => taiko_node_exex::ExExError::Exited { id: "manager".into(), reason: e.to_string() },
+            Ok(Ok(())) => taiko_node_exex::ExExError::Exited {
+                id: "manager".into(),
+                reason: "stopped".into(),
+            },
+            Err(e) => {
+                taiko_node_exex::ExExError::Exited { id: "manager".into(), reason: e.to_string() }
+            }
         }
     }
 }

@@ -8,12 +8,12 @@ use alloy::{
 };
 use alloy_evm::{Evm, EvmEnv, EvmFactory, eth::EthEvmFactory};
 use revm::{
+    DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
     context_interface::result::{ExecutionResult, HaltReason},
     database::CacheDB,
     primitives::hardfork::SpecId,
     state::{AccountInfo, Bytecode},
-    DatabaseRef,
 };
 use taiko_chainspec::ChainSpec;
 use taiko_store::StateProvider;
@@ -44,15 +44,20 @@ fn block_env(spec: &ChainSpec, header: &Header) -> BlockEnv {
         basefee: header.base_fee_per_gas.unwrap_or_default(),
         difficulty: U256::ZERO,
         prevrandao: Some(ChainSpec::difficulty(header.number + 1)),
-        blob_excess_gas_and_price: Some(revm::context_interface::block::BlobExcessGasAndPrice::new(
-            0,
-            revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
-        )),
+        blob_excess_gas_and_price: Some(
+            revm::context_interface::block::BlobExcessGasAndPrice::new(
+                0,
+                revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+            ),
+        ),
         ..Default::default()
     }
 }
 
-fn apply_overrides(db: &mut CacheDB<&StateProvider>, overrides: &StateOverride) -> Result<(), CallError> {
+fn apply_overrides(
+    db: &mut CacheDB<&StateProvider>,
+    overrides: &StateOverride,
+) -> Result<(), CallError> {
     for (address, o) in overrides {
         let mut info = db
             .basic_ref(*address)
@@ -70,19 +75,28 @@ fn apply_overrides(db: &mut CacheDB<&StateProvider>, overrides: &StateOverride) 
         }
         db.insert_account_info(*address, AccountInfo { ..info });
         if o.state.is_some() && o.state_diff.is_some() {
-            return Err(CallError::Invalid("both state and stateDiff overrides for one account".into()));
+            return Err(CallError::Invalid(
+                "both state and stateDiff overrides for one account".into(),
+            ));
         }
         if let Some(state) = &o.state {
             db.replace_account_storage(
                 *address,
-                state.iter().map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))).collect(),
+                state
+                    .iter()
+                    .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
+                    .collect(),
             )
             .map_err(|e| CallError::Invalid(e.to_string()))?;
         }
         if let Some(diff) = &o.state_diff {
             for (k, v) in diff {
-                db.insert_account_storage(*address, U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))
-                    .map_err(|e| CallError::Invalid(e.to_string()))?;
+                db.insert_account_storage(
+                    *address,
+                    U256::from_be_bytes(k.0),
+                    U256::from_be_bytes(v.0),
+                )
+                .map_err(|e| CallError::Invalid(e.to_string()))?;
             }
         }
     }
@@ -162,15 +176,17 @@ pub(crate) fn estimate_gas(
     Ok(hi)
 }
 
+/// Addresses with the storage slots read or written.
+pub(crate) type TouchedKeys = Vec<(Address, Vec<B256>)>;
+
 /// Keys a transaction would touch, for `eth_createAccessList` (addresses with their slots).
 pub(crate) fn access_list_of(
     spec: &ChainSpec,
     state: &StateProvider,
     header: &Header,
     req: &TransactionRequest,
-) -> Result<(Vec<(Address, Vec<B256>)>, u64), CallError> {
-    let mut db = CacheDB::new(state);
-    let _ = &mut db;
+) -> Result<(TouchedKeys, u64), CallError> {
+    let db = CacheDB::new(state);
     let mut cfg = CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(spec.chain_id);
     cfg.disable_nonce_check = true;
     cfg.disable_base_fee = true;

@@ -103,7 +103,8 @@ pub(crate) fn rpc_receipt(b: &ExecutedBlock, index: usize) -> TransactionReceipt
         cumulative_gas_used: cumulative,
         logs,
     };
-    let with_bloom = alloy::consensus::ReceiptWithBloom { receipt, logs_bloom: *receipts[index].logs_bloom() };
+    let with_bloom =
+        alloy::consensus::ReceiptWithBloom { receipt, logs_bloom: *receipts[index].logs_bloom() };
     let inner = match &receipts[index] {
         ReceiptEnvelope::Legacy(_) => ReceiptEnvelope::Legacy(with_bloom),
         ReceiptEnvelope::Eip2930(_) => ReceiptEnvelope::Eip2930(with_bloom),
@@ -112,8 +113,7 @@ pub(crate) fn rpc_receipt(b: &ExecutedBlock, index: usize) -> TransactionReceipt
         ReceiptEnvelope::Eip7702(_) => ReceiptEnvelope::Eip7702(with_bloom),
     };
     let base_fee = b.block.header().base_fee_per_gas.unwrap_or_default();
-    let contract_address: Option<Address> =
-        tx.is_create().then(|| sender.create(tx.nonce()));
+    let contract_address: Option<Address> = tx.is_create().then(|| sender.create(tx.nonce()));
     TransactionReceipt {
         inner,
         transaction_hash: *tx.tx_hash(),

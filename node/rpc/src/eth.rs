@@ -7,13 +7,17 @@ use crate::{
 };
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
-    primitives::{Address, B256, Bytes, U256, U64},
+    primitives::{Address, B256, Bytes, U64, U256},
     rpc::types::eth::{
         AccessList, AccessListItem, AccessListResult, Filter, FilterBlockOption, Log,
         TransactionRequest, state::StateOverride,
     },
 };
-use jsonrpsee::{RpcModule, core::RegisterMethodError, types::{ErrorObjectOwned, Params}};
+use jsonrpsee::{
+    RpcModule,
+    core::RegisterMethodError,
+    types::{ErrorObjectOwned, Params},
+};
 use serde_json::{Value, json};
 use taiko_pool::{SubPool, TransactionOrigin};
 use taiko_store::ExecutedBlock;
@@ -44,7 +48,10 @@ fn block(ctx: &RpcContext, number: u64) -> RpcResult<Option<ExecutedBlock>> {
 }
 
 /// The state snapshot for a block id: only `latest` (and ids that resolve to it) is served.
-fn state_at(ctx: &RpcContext, id: Option<BlockId>) -> RpcResult<(taiko_store::StateProvider, alloy::consensus::Header)> {
+fn state_at(
+    ctx: &RpcContext,
+    id: Option<BlockId>,
+) -> RpcResult<(taiko_store::StateProvider, alloy::consensus::Header)> {
     // Take the snapshot first, then check which block it is.
     let state = ctx.store.state().map_err(store_err)?;
     let header = ctx.store.latest_header().map_err(store_err)?;
@@ -77,7 +84,12 @@ fn block_number_of(v: Option<BlockNumberOrTag>) -> BlockId {
 }
 
 /// Logs of the canonical blocks `from..=to` matching `filter`.
-pub(crate) fn logs_in_range(ctx: &RpcContext, from: u64, to: u64, filter: &Filter) -> RpcResult<Vec<Log>> {
+pub(crate) fn logs_in_range(
+    ctx: &RpcContext,
+    from: u64,
+    to: u64,
+    filter: &Filter,
+) -> RpcResult<Vec<Log>> {
     let mut out = Vec::new();
     for n in from..=to {
         let Some(b) = block(ctx, n)? else { break };
@@ -91,9 +103,11 @@ pub(crate) fn logs_in_range(ctx: &RpcContext, from: u64, to: u64, filter: &Filte
 
 fn filter_may_match(filter: &Filter, b: &ExecutedBlock) -> bool {
     let bloom = b.block.header().logs_bloom;
-    let addr_ok = filter.address.is_empty()
-        || filter.address.iter().any(|a| bloom.contains_input(alloy::primitives::BloomInput::Raw(a.as_slice())));
-    addr_ok
+    filter.address.is_empty()
+        || filter
+            .address
+            .iter()
+            .any(|a| bloom.contains_input(alloy::primitives::BloomInput::Raw(a.as_slice())))
 }
 
 pub(crate) fn log_matches(filter: &Filter, l: &Log) -> bool {
@@ -116,7 +130,11 @@ pub(crate) fn log_matches(filter: &Filter, l: &Log) -> bool {
 pub(crate) fn filter_range(ctx: &RpcContext, filter: &Filter) -> RpcResult<(u64, u64)> {
     let (from, to) = match filter.block_option {
         FilterBlockOption::AtBlockHash(h) => {
-            let n = ctx.store.block_number(h).map_err(store_err)?.ok_or_else(|| invalid_params("unknown block hash"))?;
+            let n = ctx
+                .store
+                .block_number(h)
+                .map_err(store_err)?
+                .ok_or_else(|| invalid_params("unknown block hash"))?;
             (n, n)
         }
         FilterBlockOption::Range { from_block, to_block } => {
@@ -142,8 +160,14 @@ pub(crate) fn filter_range(ctx: &RpcContext, filter: &Filter) -> RpcResult<(u64,
     Ok((from, to))
 }
 
-fn fee_history(ctx: &RpcContext, count: u64, newest: BlockNumberOrTag, percentiles: Option<Vec<f64>>) -> RpcResult<Value> {
-    let newest = resolve(ctx, BlockId::Number(newest))?.ok_or_else(|| invalid_params("unknown block"))?;
+fn fee_history(
+    ctx: &RpcContext,
+    count: u64,
+    newest: BlockNumberOrTag,
+    percentiles: Option<Vec<f64>>,
+) -> RpcResult<Value> {
+    let newest =
+        resolve(ctx, BlockId::Number(newest))?.ok_or_else(|| invalid_params("unknown block"))?;
     let count = count.clamp(1, 1024).min(newest + 1);
     let oldest = newest + 1 - count;
     let mut base_fees = Vec::new();
@@ -160,7 +184,11 @@ fn fee_history(ctx: &RpcContext, count: u64, newest: BlockNumberOrTag, percentil
                 .skip(1)
                 .map(|i| {
                     let r = convert::rpc_receipt(&b, i);
-                    let tip = alloy::consensus::Transaction::effective_tip_per_gas(&b.block.transactions()[i], base).unwrap_or(0);
+                    let tip = alloy::consensus::Transaction::effective_tip_per_gas(
+                        &b.block.transactions()[i],
+                        base,
+                    )
+                    .unwrap_or(0);
                     (tip, r.gas_used)
                 })
                 .collect();
@@ -208,7 +236,13 @@ fn suggested_tip(ctx: &RpcContext) -> RpcResult<u128> {
     for n in latest.saturating_sub(19)..=latest {
         if let Some(b) = block(ctx, n)? {
             let base = b.block.header().base_fee_per_gas.unwrap_or_default();
-            tips.extend(b.block.transactions().iter().skip(1).filter_map(|t| alloy::consensus::Transaction::effective_tip_per_gas(t, base)));
+            tips.extend(
+                b.block
+                    .transactions()
+                    .iter()
+                    .skip(1)
+                    .filter_map(|t| alloy::consensus::Transaction::effective_tip_per_gas(t, base)),
+            );
         }
     }
     tips.sort();
@@ -217,10 +251,13 @@ fn suggested_tip(ctx: &RpcContext) -> RpcResult<u128> {
 
 macro_rules! method {
     ($m:expr, $name:literal, |$p:ident, $c:ident| $body:expr) => {
-        $m.register_blocking_method($name, move |$p: Params, $c: std::sync::Arc<RpcContext>, _| -> RpcResult<Value> {
-            let $c: &RpcContext = &$c;
-            $body
-        })?;
+        $m.register_blocking_method(
+            $name,
+            move |$p: Params, $c: std::sync::Arc<RpcContext>, _| -> RpcResult<Value> {
+                let $c: &RpcContext = &$c;
+                $body
+            },
+        )?;
     };
 }
 
@@ -233,16 +270,22 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
     method!(m, "net_version", |_p, c| to_value(c.spec.chain_id.to_string()));
     method!(m, "net_listening", |_p, _c| Ok(json!(true)));
     method!(m, "net_peerCount", |_p, _c| to_value(U64::ZERO));
-    method!(m, "web3_clientVersion", |_p, _c| to_value(format!("taiko-preconf/v{}", env!("CARGO_PKG_VERSION"))));
+    method!(m, "web3_clientVersion", |_p, _c| to_value(format!(
+        "taiko-preconf/v{}",
+        env!("CARGO_PKG_VERSION")
+    )));
     method!(m, "web3_sha3", |p, _c| {
         let (data,): (Bytes,) = p.parse()?;
         to_value(alloy::primitives::keccak256(&data))
     });
     method!(m, "eth_syncing", |_p, _c| Ok(json!(false)));
     method!(m, "eth_accounts", |_p, _c| Ok(json!([])));
-    method!(m, "eth_blockNumber", |_p, c| to_value(U64::from(c.store.heads().map_err(store_err)?.latest.number)));
+    method!(m, "eth_blockNumber", |_p, c| to_value(U64::from(
+        c.store.heads().map_err(store_err)?.latest.number
+    )));
     method!(m, "eth_gasPrice", |_p, c| {
-        let base = c.store.latest_header().map_err(store_err)?.base_fee_per_gas.unwrap_or_default() as u128;
+        let base = c.store.latest_header().map_err(store_err)?.base_fee_per_gas.unwrap_or_default()
+            as u128;
         to_value(U256::from(base + suggested_tip(c)?))
     });
     method!(m, "eth_maxPriorityFeePerGas", |_p, c| to_value(U256::from(suggested_tip(c)?)));
@@ -303,23 +346,39 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
         let (tag, index): (BlockNumberOrTag, U64) = p.parse()?;
         let Some(n) = resolve(c, BlockId::Number(tag))? else { return Ok(Value::Null) };
         let i: usize = index.to();
-        to_value(block(c, n)?.filter(|b| i < b.block.transactions().len()).map(|b| convert::rpc_transaction(&b, i)))
+        to_value(
+            block(c, n)?
+                .filter(|b| i < b.block.transactions().len())
+                .map(|b| convert::rpc_transaction(&b, i)),
+        )
     });
     method!(m, "eth_getTransactionByBlockHashAndIndex", |p, c| {
         let (hash, index): (B256, U64) = p.parse()?;
-        let Some(n) = c.store.block_number(hash).map_err(store_err)? else { return Ok(Value::Null) };
+        let Some(n) = c.store.block_number(hash).map_err(store_err)? else {
+            return Ok(Value::Null);
+        };
         let i: usize = index.to();
-        to_value(block(c, n)?.filter(|b| i < b.block.transactions().len()).map(|b| convert::rpc_transaction(&b, i)))
+        to_value(
+            block(c, n)?
+                .filter(|b| i < b.block.transactions().len())
+                .map(|b| convert::rpc_transaction(&b, i)),
+        )
     });
     method!(m, "eth_getTransactionReceipt", |p, c| {
         let (hash,): (B256,) = p.parse()?;
-        let Some(loc) = c.store.transaction_location(hash).map_err(store_err)? else { return Ok(Value::Null) };
+        let Some(loc) = c.store.transaction_location(hash).map_err(store_err)? else {
+            return Ok(Value::Null);
+        };
         to_value(block(c, loc.block_number)?.map(|b| convert::rpc_receipt(&b, loc.index as usize)))
     });
     method!(m, "eth_getBlockReceipts", |p, c| {
         let (id,): (BlockId,) = p.parse()?;
         let Some(n) = resolve(c, id)? else { return Ok(Value::Null) };
-        to_value(block(c, n)?.map(|b| (0..b.block.transactions().len()).map(|i| convert::rpc_receipt(&b, i)).collect::<Vec<_>>()))
+        to_value(block(c, n)?.map(|b| {
+            (0..b.block.transactions().len())
+                .map(|i| convert::rpc_receipt(&b, i))
+                .collect::<Vec<_>>()
+        }))
     });
     method!(m, "eth_getBalance", |p, c| {
         let mut s = p.sequence();
@@ -334,7 +393,8 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
         let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
         let (state, _) = state_at(c, id)?;
         let nonce = state.account(&addr).map_err(store_err)?.map(|a| a.nonce).unwrap_or_default();
-        let nonce = if pending { c.pool.pending_nonce(&addr).unwrap_or(nonce).max(nonce) } else { nonce };
+        let nonce =
+            if pending { c.pool.pending_nonce(&addr).unwrap_or(nonce).max(nonce) } else { nonce };
         to_value(U64::from(nonce))
     });
     method!(m, "eth_getCode", |p, c| {
@@ -360,7 +420,8 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
         let id: Option<BlockId> = s.optional_next()?;
         let overrides: Option<StateOverride> = s.optional_next()?;
         let (state, header) = state_at(c, id)?;
-        let out = call::call(&c.spec, &state, &header, &req, overrides.as_ref(), None).map_err(call_error)?;
+        let out = call::call(&c.spec, &state, &header, &req, overrides.as_ref(), None)
+            .map_err(call_error)?;
         to_value(out.output)
     });
     method!(m, "eth_estimateGas", |p, c| {
@@ -369,14 +430,22 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
         let id: Option<BlockId> = s.optional_next()?;
         let overrides: Option<StateOverride> = s.optional_next()?;
         let (state, header) = state_at(c, id)?;
-        to_value(U64::from(call::estimate_gas(&c.spec, &state, &header, &req, overrides.as_ref()).map_err(call_error)?))
+        to_value(U64::from(
+            call::estimate_gas(&c.spec, &state, &header, &req, overrides.as_ref())
+                .map_err(call_error)?,
+        ))
     });
     method!(m, "eth_createAccessList", |p, c| {
         let mut s = p.sequence();
         let req: TransactionRequest = s.next()?;
         let (state, header) = state_at(c, s.optional_next()?)?;
-        let (list, gas) = call::access_list_of(&c.spec, &state, &header, &req).map_err(call_error)?;
-        let access_list = AccessList(list.into_iter().map(|(address, storage_keys)| AccessListItem { address, storage_keys }).collect());
+        let (list, gas) =
+            call::access_list_of(&c.spec, &state, &header, &req).map_err(call_error)?;
+        let access_list = AccessList(
+            list.into_iter()
+                .map(|(address, storage_keys)| AccessListItem { address, storage_keys })
+                .collect(),
+        );
         to_value(AccessListResult { access_list, gas_used: U256::from(gas), error: None })
     });
     method!(m, "eth_sendRawTransaction", |p, c| {
@@ -400,15 +469,22 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
     });
     method!(m, "txpool_content", |_p, c| {
         let group = |sub: &[SubPool]| {
-            let mut out: std::collections::BTreeMap<Address, std::collections::BTreeMap<String, alloy::rpc::types::eth::Transaction>> = Default::default();
+            let mut out: std::collections::BTreeMap<
+                Address,
+                std::collections::BTreeMap<String, alloy::rpc::types::eth::Transaction>,
+            > = Default::default();
             for s in sub {
                 for t in c.pool.transactions_in(*s) {
-                    out.entry(t.sender()).or_default().insert(t.nonce().to_string(), convert::rpc_pending_transaction(&t.tx));
+                    out.entry(t.sender())
+                        .or_default()
+                        .insert(t.nonce().to_string(), convert::rpc_pending_transaction(&t.tx));
                 }
             }
             out
         };
-        to_value(json!({ "pending": group(&[SubPool::Pending]), "queued": group(&[SubPool::Queued, SubPool::BaseFee]) }))
+        to_value(
+            json!({ "pending": group(&[SubPool::Pending]), "queued": group(&[SubPool::Queued, SubPool::BaseFee]) }),
+        )
     });
     method!(m, "preconf_heads", |_p, c| {
         let h = c.store.heads().map_err(store_err)?;

@@ -129,6 +129,7 @@ pub async fn start(ctx: RpcContext) -> Result<(SocketAddr, ServerHandle), RpcErr
         .max_response_body_size(cfg.max_response_bytes)
         .max_connections(cfg.max_connections)
         .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(cfg.max_batch))
+        .set_id_provider(HexIds::default())
         .build();
     let cors = match &cfg.cors {
         Some(origins) if origins == "*" => tower_http::cors::CorsLayer::permissive(),
@@ -153,12 +154,44 @@ pub async fn start(ctx: RpcContext) -> Result<(SocketAddr, ServerHandle), RpcErr
     Ok((addr, handle))
 }
 
+/// Subscription ids as Ethereum clients expect them: `0x`-prefixed hex strings.
+#[derive(Debug)]
+struct HexIds {
+    next: std::sync::atomic::AtomicU64,
+    salt: u64,
+}
+
+impl Default for HexIds {
+    fn default() -> Self {
+        use std::hash::{BuildHasher, RandomState};
+        Self {
+            next: Default::default(),
+            salt: RandomState::new().hash_one(std::time::SystemTime::now()),
+        }
+    }
+}
+
+impl jsonrpsee::server::IdProvider for HexIds {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{:016x}{:016x}", self.salt, n).into())
+    }
+}
+
 pub(crate) fn invalid_params(msg: impl std::fmt::Display) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(jsonrpsee::types::error::INVALID_PARAMS_CODE, msg.to_string(), None::<()>)
+    ErrorObjectOwned::owned(
+        jsonrpsee::types::error::INVALID_PARAMS_CODE,
+        msg.to_string(),
+        None::<()>,
+    )
 }
 
 pub(crate) fn internal(msg: impl std::fmt::Display) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(jsonrpsee::types::error::INTERNAL_ERROR_CODE, msg.to_string(), None::<()>)
+    ErrorObjectOwned::owned(
+        jsonrpsee::types::error::INTERNAL_ERROR_CODE,
+        msg.to_string(),
+        None::<()>,
+    )
 }
 
 pub(crate) fn server_error(msg: impl std::fmt::Display) -> ErrorObjectOwned {

@@ -12,8 +12,8 @@ use jsonrpsee::{
     core::{RegisterMethodError, SubscriptionResult},
     types::{ErrorObjectOwned, Params},
 };
-use std::sync::Mutex;
 use serde_json::Value;
+use std::sync::Mutex;
 use std::{
     collections::HashMap,
     sync::atomic::{AtomicU64, Ordering},
@@ -69,9 +69,13 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
     m.register_blocking_method("eth_newBlockFilter", |_p: Params, c, _| -> RpcResult<U64> {
         Ok(c.filters.install(FilterKind::Blocks { next: latest(&c)? + 1 }))
     })?;
-    m.register_blocking_method("eth_newPendingTransactionFilter", |_p: Params, c, _| -> RpcResult<U64> {
-        Ok(c.filters.install(FilterKind::Pending { rx: c.pool.new_pending_transactions_listener() }))
-    })?;
+    m.register_blocking_method(
+        "eth_newPendingTransactionFilter",
+        |_p: Params, c, _| -> RpcResult<U64> {
+            Ok(c.filters
+                .install(FilterKind::Pending { rx: c.pool.new_pending_transactions_listener() }))
+        },
+    )?;
     m.register_blocking_method("eth_newFilter", |p: Params, c, _| -> RpcResult<U64> {
         let (filter,): (Filter,) = p.parse()?;
         let (from, _) = eth::filter_range(&c, &filter)?;
@@ -96,7 +100,8 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
             }
             FilterKind::Logs { filter, next } => {
                 let to = head.min(*next + c.config.max_logs_range - 1);
-                let out = if *next <= to { eth::logs_in_range(&c, *next, to, filter)? } else { vec![] };
+                let out =
+                    if *next <= to { eth::logs_in_range(&c, *next, to, filter)? } else { vec![] };
                 *next = to + 1;
                 serde_json::to_value(out).map_err(internal)
             }
@@ -127,51 +132,58 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
         serde_json::to_value(eth::logs_in_range(&c, from, to, &filter)?).map_err(internal)
     })?;
 
-    m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", |p, pending, c, _| async move {
-        let result: SubscriptionResult = async {
-        let mut s = p.sequence();
-        let kind: String = match s.next() {
-            Ok(k) => k,
-            Err(e) => {
-                pending.reject(e).await;
-                return Ok(());
-            }
-        };
-        match kind.as_str() {
-            "newHeads" => follow_heads(pending, c, None).await,
-            "logs" => {
-                let filter: Filter = match s.optional_next() {
-                    Ok(f) => f.unwrap_or_default(),
+    m.register_subscription(
+        "eth_subscribe",
+        "eth_subscription",
+        "eth_unsubscribe",
+        |p, pending, c, _| async move {
+            let result: SubscriptionResult = async {
+                let mut s = p.sequence();
+                let kind: String = match s.next() {
+                    Ok(k) => k,
                     Err(e) => {
                         pending.reject(e).await;
                         return Ok(());
                     }
                 };
-                follow_heads(pending, c, Some(filter)).await
-            }
-            "newPendingTransactions" => {
-                let mut rx = c.pool.new_pending_transactions_listener();
-                let sink = pending.accept().await?;
-                loop {
-                    tokio::select! {
-                        _ = sink.closed() => return Ok(()),
-                        h = rx.recv() => match h {
-                            Ok(h) => sink.send(message(&h)?).await?,
-                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                            Err(_) => return Ok(()),
-                        },
+                match kind.as_str() {
+                    "newHeads" => follow_heads(pending, c, None).await,
+                    "logs" => {
+                        let filter: Filter = match s.optional_next() {
+                            Ok(f) => f.unwrap_or_default(),
+                            Err(e) => {
+                                pending.reject(e).await;
+                                return Ok(());
+                            }
+                        };
+                        follow_heads(pending, c, Some(filter)).await
+                    }
+                    "newPendingTransactions" => {
+                        let mut rx = c.pool.new_pending_transactions_listener();
+                        let sink = pending.accept().await?;
+                        loop {
+                            tokio::select! {
+                                _ = sink.closed() => return Ok(()),
+                                h = rx.recv() => match h {
+                                    Ok(h) => sink.send(message(&h)?).await?,
+                                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                                    Err(_) => return Ok(()),
+                                },
+                            }
+                        }
+                    }
+                    other => {
+                        pending
+                            .reject(invalid_params(format!("unknown subscription {other}")))
+                            .await;
+                        Ok(())
                     }
                 }
             }
-            other => {
-                pending.reject(invalid_params(format!("unknown subscription {other}"))).await;
-                Ok(())
-            }
-        }
-        }
-        .await;
-        result
-    })?;
+            .await;
+            result
+        },
+    )?;
     Ok(())
 }
 

@@ -480,7 +480,7 @@ impl Store {
                     (tx.tx_hash().0, loc)
                 })
                 .collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            entries.sort_unstable_by_key(|e| e.0);
             let mut index = w.open_table(TX_INDEX)?;
             for (hash, loc) in &entries {
                 index.insert(hash.as_slice(), loc.as_slice())?;
