@@ -470,12 +470,12 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
     method!(m, "txpool_content", |_p, c| {
         let group = |sub: &[SubPool]| {
             let mut out: std::collections::BTreeMap<
-                Address,
+                String,
                 std::collections::BTreeMap<String, alloy::rpc::types::eth::Transaction>,
             > = Default::default();
             for s in sub {
                 for t in c.pool.transactions_in(*s) {
-                    out.entry(t.sender())
+                    out.entry(t.sender().to_checksum(None))
                         .or_default()
                         .insert(t.nonce().to_string(), convert::rpc_pending_transaction(&t.tx));
                 }
