@@ -532,3 +532,288 @@ pub(crate) fn run_pool_bench(args: PoolBenchArgs) -> Result<()> {
     println!("| reference: reth insert p50 (third-party figure) | 13 µs |");
     Ok(())
 }
+
+/// Options of `bench rpc`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RpcBenchArgs {
+    /// Concurrent clients (one HTTP connection each).
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Seconds per read measurement.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Signed transactions sent in the eth_sendRawTransaction measurement.
+    #[arg(long, default_value_t = 10_000)]
+    raw_txs: usize,
+    /// Skip the anvil baseline.
+    #[arg(long)]
+    no_anvil: bool,
+}
+
+/// A child process killed on drop.
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn rpc_call(
+    c: &jsonrpsee::http_client::HttpClient,
+    method: &str,
+    params: jsonrpsee::core::params::ArrayParams,
+) -> Result<serde_json::Value> {
+    use jsonrpsee::core::client::ClientT;
+    c.request(method, params).await.map_err(|e| eyre::eyre!("{method}: {e}"))
+}
+
+async fn wait_receipt(
+    c: &jsonrpsee::http_client::HttpClient,
+    hash: alloy::primitives::B256,
+) -> Result<serde_json::Value> {
+    for _ in 0..200 {
+        let r = rpc_call(c, "eth_getTransactionReceipt", jsonrpsee::rpc_params![hash]).await?;
+        if !r.is_null() {
+            return Ok(r);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    eyre::bail!("no receipt for {hash}")
+}
+
+/// Requests per second of `make_params` calls of `method` from `clients` concurrent clients.
+async fn load<F>(
+    url: &str,
+    clients: usize,
+    seconds: f64,
+    method: &'static str,
+    make_params: F,
+) -> Result<f64>
+where
+    F: Fn(usize) -> jsonrpsee::core::params::ArrayParams + Send + Sync + Clone + 'static,
+{
+    let deadline = Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for k in 0..clients {
+        let c = jsonrpsee::http_client::HttpClientBuilder::default().build(url)?;
+        let make = make_params.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while Instant::now() < deadline {
+                if rpc_call(&c, method, make(k * 1_000_000 + n)).await.is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    let started = Instant::now();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await?;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Sends pre-encoded raw transactions from `clients` concurrent clients; returns accepted/s.
+async fn load_raw(
+    url: &str,
+    clients: usize,
+    txs: Vec<alloy::primitives::Bytes>,
+) -> Result<(f64, usize)> {
+    let chunks: Vec<Vec<_>> = txs.chunks(txs.len().div_ceil(clients)).map(|c| c.to_vec()).collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for chunk in chunks {
+        let c = jsonrpsee::http_client::HttpClientBuilder::default().build(url)?;
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0usize;
+            for raw in chunk {
+                if rpc_call(&c, "eth_sendRawTransaction", jsonrpsee::rpc_params![raw]).await.is_ok()
+                {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await?;
+    }
+    Ok((ok as f64 / started.elapsed().as_secs_f64(), ok))
+}
+
+struct Target {
+    name: &'static str,
+    url: String,
+    token: Address,
+    raw: Vec<alloy::primitives::Bytes>,
+}
+
+pub(crate) fn run_rpc_bench(args: RpcBenchArgs) -> Result<()> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(rpc_bench(args))
+}
+
+async fn rpc_bench(args: RpcBenchArgs) -> Result<()> {
+    use alloy::{eips::Encodable2718, sol_types::SolCall};
+    println!("# taiko-preconf bench rpc");
+    println!(
+        "{} concurrent clients on loopback, {:.0} s per read measurement, {} raw transactions",
+        args.clients, args.seconds, args.raw_txs
+    );
+    let per_sender = 10;
+    let senders: Vec<PrivateKeySigner> =
+        (0..args.raw_txs.div_ceil(per_sender)).map(|_| PrivateKeySigner::random()).collect();
+    let deployer = PrivateKeySigner::random();
+
+    // Our node, with the senders funded at genesis.
+    let mut all = senders.clone();
+    all.push(deployer.clone());
+    let spec = spec_with(&[], &all, None)?;
+    let dir = tempfile::tempdir()?;
+    let node = taiko_node::launch(taiko_node::NodeConfig {
+        datadir: dir.path().to_path_buf(),
+        spec: spec.clone(),
+        store: Default::default(),
+        rpc: Some(taiko_rpc::RpcConfig { addr: ([127, 0, 0, 1], 0).into(), ..Default::default() }),
+        dev_block_time: Some(std::time::Duration::from_millis(200)),
+        dev_coinbase: Address::ZERO,
+    })
+    .await?;
+    let ours_url = format!("http://{}", node.rpc_addr.expect("rpc enabled"));
+    let mut targets = Vec::new();
+    {
+        let c = jsonrpsee::http_client::HttpClientBuilder::default().build(&ours_url)?;
+        let mut f = TxFactory::new(spec.chain_id, vec![deployer.clone()]);
+        f.max_fee_per_gas = 100_000_000_000;
+        let (tx, token) = f.deploy_token(0, U256::from(1_000_000u64));
+        let hash = rpc_call(
+            &c,
+            "eth_sendRawTransaction",
+            jsonrpsee::rpc_params![alloy::primitives::Bytes::from(tx.inner().encoded_2718())],
+        )
+        .await?;
+        wait_receipt(&c, serde_json::from_value(hash)?).await?;
+        let mut f = TxFactory::new(spec.chain_id, senders.clone());
+        f.max_fee_per_gas = 100_000_000_000;
+        let raw = (0..args.raw_txs)
+            .map(|k| {
+                f.transfer(k % senders.len(), Address::repeat_byte(1), 1)
+                    .inner()
+                    .encoded_2718()
+                    .into()
+            })
+            .collect();
+        targets.push(Target { name: "taiko-preconf", url: ours_url.clone(), token, raw });
+    }
+
+    // anvil, same workload, as the baseline.
+    let mut _anvil = None;
+    if !args.no_anvil {
+        let port = free_port()?;
+        let bin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tools/node_modules/.bin/anvil");
+        let child = std::process::Command::new(&bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--host",
+                "127.0.0.1",
+                "--silent",
+                "--hardfork",
+                "prague",
+                "--gas-limit",
+                "1000000000",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .wrap_err("starting anvil (run `make tools` first)")?;
+        _anvil = Some(Child(child));
+        let url = format!("http://127.0.0.1:{port}");
+        let c = jsonrpsee::http_client::HttpClientBuilder::default().build(&url)?;
+        let mut up = false;
+        for _ in 0..100 {
+            if rpc_call(&c, "eth_chainId", jsonrpsee::rpc_params![]).await.is_ok() {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ensure!(up, "anvil did not start");
+        for s in senders.iter().chain([&deployer]) {
+            rpc_call(
+                &c,
+                "anvil_setBalance",
+                jsonrpsee::rpc_params![s.address(), U256::from(10u64).pow(U256::from(24u64))],
+            )
+            .await?;
+        }
+        let mut f = TxFactory::new(31_337, vec![deployer.clone()]);
+        f.max_fee_per_gas = 100_000_000_000;
+        let (tx, token) = f.deploy_token(0, U256::from(1_000_000u64));
+        let hash = rpc_call(
+            &c,
+            "eth_sendRawTransaction",
+            jsonrpsee::rpc_params![alloy::primitives::Bytes::from(tx.inner().encoded_2718())],
+        )
+        .await?;
+        wait_receipt(&c, serde_json::from_value(hash)?).await?;
+        let mut f = TxFactory::new(31_337, senders.clone());
+        f.max_fee_per_gas = 100_000_000_000;
+        let raw = (0..args.raw_txs)
+            .map(|k| {
+                f.transfer(k % senders.len(), Address::repeat_byte(1), 1)
+                    .inner()
+                    .encoded_2718()
+                    .into()
+            })
+            .collect();
+        targets.push(Target { name: "anvil 1.7.1 (baseline)", url, token, raw });
+    }
+
+    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+    let probe: Vec<Address> = senders.iter().map(|s| s.address()).collect();
+    for t in &mut targets {
+        let addrs = probe.clone();
+        let balance = load(&t.url, args.clients, args.seconds, "eth_getBalance", move |i| {
+            jsonrpsee::rpc_params![addrs[i % addrs.len()], "latest"]
+        })
+        .await?;
+        let (token, addrs) = (t.token, probe.clone());
+        let call = load(&t.url, args.clients, args.seconds, "eth_call", move |i| {
+            let data = alloy::primitives::Bytes::from(
+                taiko_contracts::BenchToken::balanceOfCall { account: addrs[i % addrs.len()] }
+                    .abi_encode(),
+            );
+            jsonrpsee::rpc_params![serde_json::json!({ "to": token, "data": data }), "latest"]
+        })
+        .await?;
+        let (raw, accepted) = load_raw(&t.url, args.clients, std::mem::take(&mut t.raw)).await?;
+        ensure!(accepted > 0, "{} accepted no transaction", t.name);
+        rows.push((format!("{} ({accepted} txs accepted)", t.name), vec![balance, call, raw]));
+    }
+    println!();
+    println!(
+        "| server | eth_getBalance req/s | eth_call balanceOf req/s | eth_sendRawTransaction accepted/s |"
+    );
+    println!("|---|---|---|---|");
+    for (name, v) in &rows {
+        println!("| {name} | {:.0} | {:.0} | {:.0} |", v[0], v[1], v[2]);
+    }
+    if rows.len() == 2 {
+        println!(
+            "| ratio taiko-preconf / anvil | {:.2} | {:.2} | {:.2} |",
+            rows[0].1[0] / rows[1].1[0],
+            rows[0].1[1] / rows[1].1[1],
+            rows[0].1[2] / rows[1].1[2]
+        );
+    }
+    node.shutdown().await?;
+    Ok(())
+}

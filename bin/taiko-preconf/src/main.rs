@@ -42,6 +42,8 @@ enum BenchCommand {
     Import(bench::ImportBenchArgs),
     /// Transaction pool: insert rate, best-transactions latency, memory per transaction.
     Pool(bench::PoolBenchArgs),
+    /// JSON-RPC: requests/s for reads, calls and raw transactions, against anvil in the same run.
+    Rpc(bench::RpcBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +131,7 @@ fn main() -> Result<()> {
         }
         Command::Bench(BenchCommand::Import(args)) => bench::run_import_bench(args),
         Command::Bench(BenchCommand::Pool(args)) => bench::run_pool_bench(args),
+        Command::Bench(BenchCommand::Rpc(args)) => bench::run_rpc_bench(args),
         Command::Node(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

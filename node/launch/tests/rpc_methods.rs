@@ -370,3 +370,70 @@ async fn bad_input_gets_errors_never_crashes() {
     assert!(body.contains("0x28c62"));
     t.node.shutdown().await.unwrap();
 }
+
+async fn next(s: &mut jsonrpsee::core::client::Subscription<Value>) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), s.next())
+        .await
+        .expect("timely")
+        .expect("open")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_subscriptions_deliver_heads_logs_and_pending_transactions() {
+    use jsonrpsee::{core::client::SubscriptionClientT, ws_client::WsClientBuilder};
+    let t = common::start(Default::default()).await;
+    let c = HttpClientBuilder::default().build(&t.http).unwrap();
+    let ws = WsClientBuilder::default().build(&t.ws).await.unwrap();
+    let mut f = TxFactory::new(167_010, devnet_accounts());
+    let (deploy, token) = f.deploy_token(0, U256::from(1_000u64));
+    receipt(&c, send(&c, &deploy).await).await;
+
+    let mut heads = ws
+        .subscribe::<Value, _>("eth_subscribe", rpc_params!["newHeads"], "eth_unsubscribe")
+        .await
+        .unwrap();
+    let mut logs = ws
+        .subscribe::<Value, _>(
+            "eth_subscribe",
+            rpc_params!["logs", json!({ "address": token })],
+            "eth_unsubscribe",
+        )
+        .await
+        .unwrap();
+    let mut pending = ws
+        .subscribe::<Value, _>(
+            "eth_subscribe",
+            rpc_params!["newPendingTransactions"],
+            "eth_unsubscribe",
+        )
+        .await
+        .unwrap();
+
+    let tx = send(&c, &f.token_transfer(0, token, Address::repeat_byte(4), 9)).await;
+    assert_eq!(next(&mut pending).await, json!(tx));
+    let r = receipt(&c, tx).await;
+    let log = next(&mut logs).await;
+    assert_eq!(log["transactionHash"], json!(tx));
+    assert_eq!(log["address"], json!(token));
+    let mut head = next(&mut heads).await;
+    while head["number"] != r["blockNumber"] {
+        head = next(&mut heads).await;
+    }
+    assert_eq!(head["hash"], r["blockHash"]);
+    // An unknown subscription kind is refused with an error, and the server keeps serving.
+    assert!(
+        ws.subscribe::<Value, _>("eth_subscribe", rpc_params!["nonsense"], "eth_unsubscribe")
+            .await
+            .is_err()
+    );
+    assert_eq!(req(&c, "preconf_lookahead", rpc_params![]).await["lookahead"], json!([]));
+    let filter =
+        req(&c, "eth_newFilter", rpc_params![json!({ "address": token, "fromBlock": "0x0" })])
+            .await;
+    assert_eq!(
+        req(&c, "eth_getFilterLogs", rpc_params![filter]).await.as_array().unwrap().len(),
+        2
+    );
+    t.node.shutdown().await.unwrap();
+}

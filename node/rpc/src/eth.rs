@@ -54,8 +54,11 @@ fn state_at(
 ) -> RpcResult<(taiko_store::StateProvider, alloy::consensus::Header)> {
     // Take the snapshot first, then check which block it is.
     let state = ctx.store.state().map_err(store_err)?;
-    let header = ctx.store.latest_header().map_err(store_err)?;
+    let header = state.header().clone();
     let id = id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
+    if matches!(id, BlockId::Number(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending)) {
+        return Ok((state, header));
+    }
     match resolve(ctx, id)? {
         Some(n) if n == header.number => Ok((state, header)),
         Some(n) => Err(server_error(format!(
@@ -494,6 +497,10 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
             "finalized": { "number": U64::from(h.finalized.number), "hash": h.finalized.hash },
         }))
     });
+    method!(m, "preconf_lookahead", |_p, _c| {
+        // Filled by the preconfirmation extension; a node without it knows no preconfer.
+        Ok(json!({ "current": null, "next": null, "lookahead": [] }))
+    });
     method!(m, "preconf_transactionStatus", |p, c| {
         let (hash,): (B256,) = p.parse()?;
         let heads = c.store.heads().map_err(store_err)?;
@@ -511,6 +518,9 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
                 "blockNumber": U64::from(loc.block_number),
                 "blockHash": b.block.hash(),
                 "transactionIndex": U64::from(loc.index),
+                // Known once the preconfirmation extension records signers and L1 proposals.
+                "signer": null,
+                "l1TransactionHash": null,
             }));
         }
         match c.pool.sub_pool(&hash) {

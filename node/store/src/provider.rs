@@ -1,6 +1,9 @@
 //! Read access to the state of one block, for execution (revm `DatabaseRef`) and RPC.
 
-use crate::{ACCOUNTS, Account, CANONICAL, CODE, STORAGE, StoreError, corrupt, slot_key};
+use crate::{
+    ACCOUNTS, Account, CANONICAL, CODE, HEADERS, META, META_LATEST, STORAGE, StoreError, corrupt,
+    decode, slot_key,
+};
 use alloy::primitives::{Address, B256, U256};
 use redb::{ReadOnlyTable, ReadTransaction};
 use revm::{
@@ -16,16 +19,34 @@ pub struct StateProvider {
     storage: ReadOnlyTable<&'static [u8], &'static [u8]>,
     code: ReadOnlyTable<&'static [u8], &'static [u8]>,
     canonical: ReadOnlyTable<u64, &'static [u8]>,
+    header: alloy::consensus::Header,
 }
 
 impl StateProvider {
     pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+        let latest = txn
+            .open_table(META)?
+            .get(META_LATEST)?
+            .map(|v| u64::from_be_bytes(v.value().try_into().unwrap_or_default()))
+            .ok_or_else(|| corrupt("missing latest head"))?;
+        let header = txn
+            .open_table(HEADERS)?
+            .get(latest)?
+            .map(|v| decode(v.value(), "header"))
+            .transpose()?
+            .ok_or_else(|| corrupt("missing latest header"))?;
         Ok(Self {
             accounts: txn.open_table(ACCOUNTS)?,
             storage: txn.open_table(STORAGE)?,
             code: txn.open_table(CODE)?,
             canonical: txn.open_table(CANONICAL)?,
+            header,
         })
+    }
+
+    /// The header of the block whose state this snapshot holds.
+    pub fn header(&self) -> &alloy::consensus::Header {
+        &self.header
     }
 
     /// An account's fields, if it exists.
