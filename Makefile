@@ -36,9 +36,10 @@ fmt: tools
 	$(CARGO) fmt --all
 	cd contracts && ../$(FORGE) fmt
 
-bench:
+bench: tools
 	$(CARGO) run --release -p taiko-preconf -- bench import
 	$(CARGO) run --release -p taiko-preconf -- bench pool
+	$(CARGO) run --release -p taiko-preconf -- bench rpc
 
 clean:
 	$(CARGO) clean
