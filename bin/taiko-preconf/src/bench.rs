@@ -649,6 +649,32 @@ async fn load_raw(
     Ok((ok as f64 / started.elapsed().as_secs_f64(), ok))
 }
 
+/// Deploys the benchmark token on a server and signs its raw-transaction workload.
+async fn prepare_target(
+    url: &str,
+    chain_id: u64,
+    deployer: &PrivateKeySigner,
+    senders: &[PrivateKeySigner],
+    n: usize,
+) -> Result<(Address, Vec<alloy::primitives::Bytes>)> {
+    use alloy::eips::Encodable2718;
+    let c = jsonrpsee::http_client::HttpClientBuilder::default().build(url)?;
+    let mut f = TxFactory::new(chain_id, vec![deployer.clone()]);
+    f.max_fee_per_gas = 100_000_000_000;
+    let (tx, token) = f.deploy_token(0, U256::from(1_000_000u64));
+    let raw = alloy::primitives::Bytes::from(tx.inner().encoded_2718());
+    let hash = rpc_call(&c, "eth_sendRawTransaction", jsonrpsee::rpc_params![raw]).await?;
+    wait_receipt(&c, serde_json::from_value(hash)?).await?;
+    let mut f = TxFactory::new(chain_id, senders.to_vec());
+    f.max_fee_per_gas = 100_000_000_000;
+    let raw = (0..n)
+        .map(|k| {
+            f.transfer(k % senders.len(), Address::repeat_byte(1), 1).inner().encoded_2718().into()
+        })
+        .collect();
+    Ok((token, raw))
+}
+
 struct Target {
     name: &'static str,
     url: String,
@@ -661,7 +687,7 @@ pub(crate) fn run_rpc_bench(args: RpcBenchArgs) -> Result<()> {
 }
 
 async fn rpc_bench(args: RpcBenchArgs) -> Result<()> {
-    use alloy::{eips::Encodable2718, sol_types::SolCall};
+    use alloy::sol_types::SolCall;
     println!("# taiko-preconf bench rpc");
     println!(
         "{} concurrent clients on loopback, {:.0} s per read measurement, {} raw transactions",
@@ -688,30 +714,9 @@ async fn rpc_bench(args: RpcBenchArgs) -> Result<()> {
     .await?;
     let ours_url = format!("http://{}", node.rpc_addr.expect("rpc enabled"));
     let mut targets = Vec::new();
-    {
-        let c = jsonrpsee::http_client::HttpClientBuilder::default().build(&ours_url)?;
-        let mut f = TxFactory::new(spec.chain_id, vec![deployer.clone()]);
-        f.max_fee_per_gas = 100_000_000_000;
-        let (tx, token) = f.deploy_token(0, U256::from(1_000_000u64));
-        let hash = rpc_call(
-            &c,
-            "eth_sendRawTransaction",
-            jsonrpsee::rpc_params![alloy::primitives::Bytes::from(tx.inner().encoded_2718())],
-        )
-        .await?;
-        wait_receipt(&c, serde_json::from_value(hash)?).await?;
-        let mut f = TxFactory::new(spec.chain_id, senders.clone());
-        f.max_fee_per_gas = 100_000_000_000;
-        let raw = (0..args.raw_txs)
-            .map(|k| {
-                f.transfer(k % senders.len(), Address::repeat_byte(1), 1)
-                    .inner()
-                    .encoded_2718()
-                    .into()
-            })
-            .collect();
-        targets.push(Target { name: "taiko-preconf", url: ours_url.clone(), token, raw });
-    }
+    let (token, raw) =
+        prepare_target(&ours_url, spec.chain_id, &deployer, &senders, args.raw_txs).await?;
+    targets.push(Target { name: "taiko-preconf", url: ours_url.clone(), token, raw });
 
     // anvil, same workload, as the baseline.
     let mut _anvil = None;
@@ -754,26 +759,7 @@ async fn rpc_bench(args: RpcBenchArgs) -> Result<()> {
             )
             .await?;
         }
-        let mut f = TxFactory::new(31_337, vec![deployer.clone()]);
-        f.max_fee_per_gas = 100_000_000_000;
-        let (tx, token) = f.deploy_token(0, U256::from(1_000_000u64));
-        let hash = rpc_call(
-            &c,
-            "eth_sendRawTransaction",
-            jsonrpsee::rpc_params![alloy::primitives::Bytes::from(tx.inner().encoded_2718())],
-        )
-        .await?;
-        wait_receipt(&c, serde_json::from_value(hash)?).await?;
-        let mut f = TxFactory::new(31_337, senders.clone());
-        f.max_fee_per_gas = 100_000_000_000;
-        let raw = (0..args.raw_txs)
-            .map(|k| {
-                f.transfer(k % senders.len(), Address::repeat_byte(1), 1)
-                    .inner()
-                    .encoded_2718()
-                    .into()
-            })
-            .collect();
+        let (token, raw) = prepare_target(&url, 31_337, &deployer, &senders, args.raw_txs).await?;
         targets.push(Target { name: "anvil 1.7.1 (baseline)", url, token, raw });
     }
 

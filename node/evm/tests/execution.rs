@@ -479,3 +479,38 @@ fn import_rejects_a_tx_list_over_the_chain_limit() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn historical_state_comes_from_revert_records_within_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Arc::new(ChainSpec::devnet());
+    let store = Store::open(dir.path().join("db"), spec.clone(), StoreOptions { revert_window: 3 })
+        .unwrap();
+    let n = Node { _dir: dir, store, spec };
+    let mut f = TxFactory::new(n.spec.chain_id, devnet_accounts());
+    let to = Address::repeat_byte(0x42);
+    let mut seen = vec![(U256::ZERO, 0u64)];
+    for i in 1..=5u64 {
+        build_commit(&n, 2 * i, vec![f.transfer(0, to, i)]);
+        let s = n.store.state().unwrap();
+        seen.push((
+            s.account(&to).unwrap().unwrap().balance,
+            s.account(&f.address(0)).unwrap().unwrap().nonce,
+        ));
+    }
+    for (b, (balance, nonce)) in seen.iter().enumerate().skip(2) {
+        let s = n.store.state_at(b as u64).unwrap();
+        assert_eq!(s.header().number, b as u64);
+        assert_eq!(s.account(&to).unwrap().unwrap().balance, *balance, "balance after block {b}");
+        assert_eq!(
+            s.account(&f.address(0)).unwrap().unwrap().nonce,
+            *nonce,
+            "nonce after block {b}"
+        );
+    }
+    assert!(matches!(
+        n.store.state_at(1),
+        Err(taiko_store::StoreError::StateUnavailable { oldest: 2, .. })
+    ));
+    assert!(matches!(n.store.state_at(6), Err(taiko_store::StoreError::StateUnavailable { .. })));
+}

@@ -193,10 +193,44 @@ async fn every_method_with_tags_and_errors() {
     .unwrap();
     assert_eq!(U256::from_be_bytes(stored.0), U256::from(77));
     assert_eq!(req(&c, "eth_getTransactionCount", rpc_params![me, "latest"]).await, json!("0x3"));
-    // State at an older block is refused, not answered wrongly.
-    let (code_, msg, _) = err(&c, "eth_getBalance", rpc_params![me, "0x1"]).await;
+    // State at older blocks, by number, tag and EIP-1898 hash, from the revert records.
+    let n: u64 =
+        u64::from_str_radix(block_no.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let before_transfer = format!("0x{:x}", n - 1);
+    assert_eq!(
+        req(&c, "eth_getBalance", rpc_params![Address::repeat_byte(8), before_transfer.clone()])
+            .await,
+        json!("0x0")
+    );
+    assert_eq!(
+        req(
+            &c,
+            "eth_getBalance",
+            rpc_params![Address::repeat_byte(8), json!({ "blockHash": block_hash })]
+        )
+        .await,
+        json!("0x5")
+    );
+    assert_eq!(
+        req(&c, "eth_getTransactionCount", rpc_params![me, before_transfer.clone()]).await,
+        json!("0x2")
+    );
+    assert_eq!(req(&c, "eth_getTransactionCount", rpc_params![me, "earliest"]).await, json!("0x0"));
+    assert_eq!(req(&c, "eth_getCode", rpc_params![token, "earliest"]).await, json!("0x"));
+    assert_eq!(
+        req(&c, "eth_getBalance", rpc_params![Address::repeat_byte(8), "safe"]).await,
+        json!("0x0")
+    );
+    let old_call = json!({ "to": token, "data": Bytes::from(BenchToken::balanceOfCall { account: Address::repeat_byte(7) }.abi_encode()) });
+    let out: Bytes = serde_json::from_value(
+        req(&c, "eth_call", rpc_params![old_call, format!("0x{:x}", n - 2)]).await,
+    )
+    .unwrap();
+    assert_eq!(U256::from_be_slice(&out), U256::ZERO, "before the token transfer");
+    // A block that does not exist is an error, not a guess.
+    let (code_, msg, _) = err(&c, "eth_getBalance", rpc_params![me, "0x999"]).await;
     assert_eq!(code_, -32000);
-    assert!(msg.contains("not available"), "{msg}");
+    assert!(msg.contains("header not found"), "{msg}");
 
     // Pending nonce counts pool transactions (mining paused).
     t.mining.store(false, std::sync::atomic::Ordering::SeqCst);

@@ -53,23 +53,32 @@ pub(crate) fn rpc_pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction
     }
 }
 
+/// A log of transaction `tx_index` of a block, at position `log_index` in the block.
+fn rpc_log(
+    b: &ExecutedBlock,
+    tx_index: usize,
+    log_index: usize,
+    log: &alloy::primitives::Log,
+) -> Log {
+    Log {
+        inner: log.clone(),
+        block_hash: Some(b.block.hash()),
+        block_number: Some(b.block.number()),
+        block_timestamp: Some(b.block.header().timestamp),
+        transaction_hash: Some(*b.block.transactions()[tx_index].tx_hash()),
+        transaction_index: Some(tx_index as u64),
+        log_index: Some(log_index as u64),
+        removed: false,
+    }
+}
+
 /// The logs of a block with their positions.
 pub(crate) fn block_logs(b: &ExecutedBlock) -> Vec<Log> {
     let mut out = Vec::new();
-    let mut log_index = 0u64;
-    for (i, (r, tx)) in b.receipts.iter().zip(b.block.transactions()).enumerate() {
+    for (i, r) in b.receipts.iter().enumerate() {
         for l in r.logs() {
-            out.push(Log {
-                inner: l.clone(),
-                block_hash: Some(b.block.hash()),
-                block_number: Some(b.block.number()),
-                block_timestamp: Some(b.block.header().timestamp),
-                transaction_hash: Some(*tx.tx_hash()),
-                transaction_index: Some(i as u64),
-                log_index: Some(log_index),
-                removed: false,
-            });
-            log_index += 1;
+            let at = out.len();
+            out.push(rpc_log(b, i, at, l));
         }
     }
     out
@@ -87,16 +96,7 @@ pub(crate) fn rpc_receipt(b: &ExecutedBlock, index: usize) -> TransactionReceipt
         .logs()
         .iter()
         .enumerate()
-        .map(|(k, l)| Log {
-            inner: l.clone(),
-            block_hash: Some(b.block.hash()),
-            block_number: Some(b.block.number()),
-            block_timestamp: Some(b.block.header().timestamp),
-            transaction_hash: Some(*tx.tx_hash()),
-            transaction_index: Some(index as u64),
-            log_index: Some((first_log + k) as u64),
-            removed: false,
-        })
+        .map(|(k, l)| rpc_log(b, index, first_log + k, l))
         .collect();
     let receipt = alloy::consensus::Receipt {
         status: receipts[index].status_or_post_state(),

@@ -47,26 +47,28 @@ fn block(ctx: &RpcContext, number: u64) -> RpcResult<Option<ExecutedBlock>> {
     ctx.store.block_by_number(number).map_err(store_err)
 }
 
-/// The state snapshot for a block id: only `latest` (and ids that resolve to it) is served.
+/// The state snapshot for a block id: `latest` (and `pending`), or an older canonical block
+/// within the store's revert window.
 fn state_at(
     ctx: &RpcContext,
     id: Option<BlockId>,
 ) -> RpcResult<(taiko_store::StateProvider, alloy::consensus::Header)> {
-    // Take the snapshot first, then check which block it is.
-    let state = ctx.store.state().map_err(store_err)?;
-    let header = state.header().clone();
     let id = id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
-    if matches!(id, BlockId::Number(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending)) {
-        return Ok((state, header));
-    }
-    match resolve(ctx, id)? {
-        Some(n) if n == header.number => Ok((state, header)),
-        Some(n) => Err(server_error(format!(
-            "state at block {n} is not available: this node serves state at latest ({})",
-            header.number
-        ))),
-        None => Err(server_error("header not found")),
-    }
+    let state =
+        if matches!(id, BlockId::Number(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending)) {
+            ctx.store.state()
+        } else {
+            match resolve(ctx, id)? {
+                Some(n) => ctx.store.state_at(n),
+                None => return Err(server_error("header not found")),
+            }
+        };
+    let state = state.map_err(|e| match e {
+        e @ taiko_store::StoreError::StateUnavailable { .. } => server_error(e),
+        e => internal(e),
+    })?;
+    let header = state.header().clone();
+    Ok((state, header))
 }
 
 fn call_error(e: CallError) -> ErrorObjectOwned {

@@ -10,9 +10,10 @@
 //! `eth_getTransactionCount(…, "pending")` counts the sender's pending pool transactions.
 //! `safe` is the newest block proposed on L1 and `finalized` the newest final one.
 //!
-//! State is served at `latest`; a request for state at an older block is refused with a clear
-//! error rather than answered with the wrong state. Block data (headers, transactions, receipts,
-//! logs) is served for every canonical block.
+//! State is served at `latest` and at older canonical blocks within the store's revert window
+//! (the revert records laid over the flat state); older state is refused with a clear error
+//! rather than answered wrongly. Block data (headers, transactions, receipts, logs) is served for
+//! every canonical block.
 //!
 //! Errors follow what wallets expect: `-32602` for bad parameters, code `3` with the revert data
 //! for a reverted `eth_call` / `eth_estimateGas`, and the pool's rejections as geth's strings

@@ -112,6 +112,18 @@ pub enum StoreError {
         /// Root computed from the flat state.
         computed: B256,
     },
+    /// State at a block that is in the future or older than the revert window.
+    #[error(
+        "state at block {number} is not available: latest is {latest}, state is kept back to block {oldest}"
+    )]
+    StateUnavailable {
+        /// Requested block.
+        number: u64,
+        /// The latest block.
+        latest: u64,
+        /// The oldest block whose state can be served.
+        oldest: u64,
+    },
     /// An account leaf in the trie did not decode.
     #[error(transparent)]
     Trie(#[from] state_root::CorruptLeaf),
@@ -328,7 +340,13 @@ impl Store {
 
     /// A read snapshot of the state at the current `latest` block.
     pub fn state(&self) -> Result<StateProvider, StoreError> {
-        StateProvider::new(self.db.begin_read()?)
+        StateProvider::new(self.db.begin_read()?, None)
+    }
+
+    /// A read snapshot of the state after canonical block `number`, which must be within the
+    /// revert window ([`StoreError::StateUnavailable`] otherwise).
+    pub fn state_at(&self, number: u64) -> Result<StateProvider, StoreError> {
+        StateProvider::new(self.db.begin_read()?, Some(number))
     }
 
     /// The heads.

@@ -1,8 +1,8 @@
 //! Read access to the state of one block, for execution (revm `DatabaseRef`) and RPC.
 
 use crate::{
-    ACCOUNTS, Account, CANONICAL, CODE, HEADERS, META, META_LATEST, STORAGE, StoreError, corrupt,
-    decode, slot_key,
+    ACCOUNTS, Account, CANONICAL, CODE, HEADERS, META, META_LATEST, REVERTS, STORAGE, StateChanges,
+    StoreError, corrupt, decode, slot_key,
 };
 use alloy::primitives::{Address, B256, U256};
 use redb::{ReadOnlyTable, ReadTransaction};
@@ -10,11 +10,16 @@ use revm::{
     DatabaseRef,
     state::{AccountInfo, Bytecode},
 };
+use std::collections::HashMap;
 
-/// A consistent read snapshot of the flat state at the block that was `latest` when it was
-/// taken. Concurrent commits do not affect it.
+/// A consistent read snapshot of the state after one block: `latest` when taken with
+/// [`Store::state`](crate::Store::state), or an older block within the revert window with
+/// [`Store::state_at`](crate::Store::state_at) (the revert records of the newer blocks are laid
+/// over the flat state). Concurrent commits do not affect it.
 #[derive(Debug)]
 pub struct StateProvider {
+    /// Values as they were after `header`'s block, for keys changed since.
+    overlay: Overlay,
     accounts: ReadOnlyTable<&'static [u8], &'static [u8]>,
     storage: ReadOnlyTable<&'static [u8], &'static [u8]>,
     code: ReadOnlyTable<&'static [u8], &'static [u8]>,
@@ -22,20 +27,52 @@ pub struct StateProvider {
     header: alloy::consensus::Header,
 }
 
+#[derive(Debug, Default)]
+struct Overlay {
+    accounts: HashMap<Address, Option<Account>>,
+    storage: HashMap<(Address, U256), U256>,
+}
+
 impl StateProvider {
-    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+    /// The state after block `at` (`None`: the latest block).
+    pub(crate) fn new(txn: ReadTransaction, at: Option<u64>) -> Result<Self, StoreError> {
         let latest = txn
             .open_table(META)?
             .get(META_LATEST)?
             .map(|v| u64::from_be_bytes(v.value().try_into().unwrap_or_default()))
             .ok_or_else(|| corrupt("missing latest head"))?;
+        let number = at.unwrap_or(latest);
+        if number > latest {
+            return Err(StoreError::StateUnavailable { number, latest, oldest: latest });
+        }
+        let mut overlay = Overlay::default();
+        if number < latest {
+            let reverts = txn.open_table(REVERTS)?;
+            // Newest first, so the oldest (closest to `number`) value of a key wins.
+            for n in (number + 1..=latest).rev() {
+                let Some(v) = reverts.get(n)? else {
+                    return Err(StoreError::StateUnavailable { number, latest, oldest: n });
+                };
+                let revert =
+                    StateChanges::decode(v.value()).ok_or_else(|| corrupt("revert record"))?;
+                for (addr, acc) in revert.accounts {
+                    overlay.accounts.insert(addr, acc);
+                }
+                for (addr, st) in revert.storage {
+                    for (slot, value) in st.slots {
+                        overlay.storage.insert((addr, slot), value);
+                    }
+                }
+            }
+        }
         let header = txn
             .open_table(HEADERS)?
-            .get(latest)?
+            .get(number)?
             .map(|v| decode(v.value(), "header"))
             .transpose()?
-            .ok_or_else(|| corrupt("missing latest header"))?;
+            .ok_or_else(|| corrupt("missing header"))?;
         Ok(Self {
+            overlay,
             accounts: txn.open_table(ACCOUNTS)?,
             storage: txn.open_table(STORAGE)?,
             code: txn.open_table(CODE)?,
@@ -51,6 +88,9 @@ impl StateProvider {
 
     /// An account's fields, if it exists.
     pub fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
+        if let Some(acc) = self.overlay.accounts.get(address) {
+            return Ok(*acc);
+        }
         self.accounts
             .get(address.as_slice())?
             .map(|v| Account::decode(v.value()).ok_or_else(|| corrupt("account record")))
@@ -59,6 +99,9 @@ impl StateProvider {
 
     /// A storage slot (zero when unset).
     pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
+        if let Some(v) = self.overlay.storage.get(&(*address, *slot)) {
+            return Ok(*v);
+        }
         Ok(self
             .storage
             .get(slot_key(address, slot).as_slice())?
