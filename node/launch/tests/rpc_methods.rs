@@ -264,9 +264,28 @@ async fn every_method_with_tags_and_errors() {
             .unwrap();
     assert_eq!(U256::from_be_slice(&out), U256::from(77));
     let poor = Address::repeat_byte(0x55);
-    let over = json!({ poor.to_string(): { "balance": "0x64" } });
-    let bal_call = json!({ "from": poor, "to": poor, "value": "0x64" });
-    req(&c, "eth_call", rpc_params![bal_call, "latest", over]).await;
+    // State overrides: the token balance slot of `poor` set through stateDiff, and new code.
+    let poor_slot = alloy::primitives::keccak256(
+        [B256::left_padding_from(poor.as_slice()).0, [0u8; 32]].concat(),
+    );
+    let over = json!({ token.to_string(): { "stateDiff": { poor_slot.to_string(): B256::from(U256::from(4242)) } } });
+    let poor_call = json!({ "to": token, "data": Bytes::from(BenchToken::balanceOfCall { account: poor }.abi_encode()) });
+    let out: Bytes = serde_json::from_value(
+        req(&c, "eth_call", rpc_params![poor_call.clone(), "latest", over]).await,
+    )
+    .unwrap();
+    assert_eq!(U256::from_be_slice(&out), U256::from(4242), "stateDiff override applied");
+    let out: Bytes =
+        serde_json::from_value(req(&c, "eth_call", rpc_params![poor_call, "latest"]).await)
+            .unwrap();
+    assert_eq!(U256::from_be_slice(&out), U256::ZERO, "overrides do not persist");
+    // Code override: PUSH1 0x2a PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN → returns 42.
+    let code_over = json!({ poor.to_string(): { "code": "0x602a60005260206000f3" } });
+    let out: Bytes = serde_json::from_value(
+        req(&c, "eth_call", rpc_params![json!({ "to": poor }), "latest", code_over]).await,
+    )
+    .unwrap();
+    assert_eq!(U256::from_be_slice(&out), U256::from(42));
     let revert = json!({ "from": poor, "to": token, "data": Bytes::from(BenchToken::transferCall { to: me, value: U256::from(1) }.abi_encode()) });
     let (code_, msg, data) = err(&c, "eth_call", rpc_params![revert.clone(), "latest"]).await;
     assert_eq!(code_, 3, "{msg}");
@@ -398,6 +417,20 @@ async fn bad_input_gets_errors_never_crashes() {
         3,
         "a batch within the limit works"
     );
+    // CORS: a browser preflight gets the allow-origin header.
+    let host = t.http.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let pre = format!(
+        "OPTIONS / HTTP/1.1\r\nHost: {host}\r\nOrigin: http://wallet.example\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+    );
+    sock.write_all(pre.as_bytes()).await.unwrap();
+    let mut resp = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut resp))
+        .await
+        .unwrap()
+        .unwrap();
+    let resp = String::from_utf8_lossy(&resp).to_lowercase();
+    assert!(resp.contains("access-control-allow-origin"), "{resp}");
     // Still serving normally afterwards.
     let (status, body) = raw_post(&t.http, ok).await;
     assert_eq!(status, 200);

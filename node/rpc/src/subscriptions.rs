@@ -79,7 +79,14 @@ pub(crate) fn register(m: &mut RpcModule<RpcContext>) -> Result<(), RegisterMeth
     m.register_blocking_method("eth_newFilter", |p: Params, c, _| -> RpcResult<U64> {
         let (filter,): (Filter,) = p.parse()?;
         let (from, _) = eth::filter_range(&c, &filter)?;
-        let next = from.min(latest(&c)? + 1);
+        let head = latest(&c)?;
+        // Without an explicit start, a filter reports blocks that arrive after it was installed.
+        let explicit_start = matches!(
+            filter.block_option,
+            alloy::rpc::types::eth::FilterBlockOption::Range { from_block: Some(_), .. }
+                | alloy::rpc::types::eth::FilterBlockOption::AtBlockHash(_)
+        );
+        let next = if explicit_start { from.min(head + 1) } else { head + 1 };
         Ok(c.filters.install(FilterKind::Logs { filter: Box::new(filter), next }))
     })?;
     m.register_blocking_method("eth_uninstallFilter", |p: Params, c, _| -> RpcResult<bool> {
