@@ -394,14 +394,17 @@ fn builder_skips_and_reports_bad_candidates() {
     assert_eq!(reasons[2], (*from_gt.tx_hash(), SkipReason::GoldenTouchSender));
 }
 
-#[test]
-fn builder_respects_the_compressed_tx_list_budget() {
-    let n = node();
-    let mut f = TxFactory::new(n.spec.chain_id, devnet_accounts());
-    // Incompressible calldata: 2 KiB of pseudo-random bytes per tx.
-    let txs: Vec<_> = (0..200u64)
+/// `count` transactions from the 20 devnet accounts, each with `bytes` of pseudo-random
+/// (incompressible) calldata.
+fn incompressible_txs(
+    f: &mut TxFactory,
+    count: u64,
+    bytes: u64,
+    gas: u64,
+) -> Vec<Recovered<TxEnvelope>> {
+    (0..count)
         .map(|k| {
-            let data: Vec<u8> = (0..2048u64)
+            let data: Vec<u8> = (0..bytes)
                 .map(|i| alloy::primitives::keccak256((k * 4096 + i).to_be_bytes())[0])
                 .collect();
             f.sign(
@@ -409,10 +412,17 @@ fn builder_respects_the_compressed_tx_list_budget() {
                 alloy::primitives::TxKind::Call(Address::repeat_byte(1)),
                 U256::ZERO,
                 data.into(),
-                200_000,
+                gas,
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn builder_respects_the_compressed_tx_list_budget() {
+    let n = node();
+    let mut f = TxFactory::new(n.spec.chain_id, devnet_accounts());
+    let txs = incompressible_txs(&mut f, 200, 2048, 200_000);
     let (parent, parent_hash) = latest(&n);
     let limits = BuildLimits { gas_limit: n.spec.block_gas_limit(), max_tx_list_bytes: 40_000 };
     let built = build_block(
@@ -458,20 +468,7 @@ fn import_rejects_a_tx_list_over_the_chain_limit() {
         spec: spec_b,
     };
     let mut f = TxFactory::new(a.spec.chain_id, devnet_accounts());
-    let txs: Vec<_> = (0..40u64)
-        .map(|k| {
-            let data: Vec<u8> = (0..1024u64)
-                .map(|i| alloy::primitives::keccak256((k * 4096 + i).to_be_bytes())[0])
-                .collect();
-            f.sign(
-                (k % 20) as usize,
-                alloy::primitives::TxKind::Call(Address::repeat_byte(1)),
-                U256::ZERO,
-                data.into(),
-                100_000,
-            )
-        })
-        .collect();
+    let txs = incompressible_txs(&mut f, 40, 1024, 100_000);
     let (block, _, skipped) = build_commit(&a, 2, txs);
     assert!(skipped.is_empty());
     match try_import(&b, &block) {
