@@ -25,7 +25,7 @@ use alloy_evm::{
     precompiles::PrecompilesMap,
 };
 use revm::{
-    context::{BlockEnv, CfgEnv, TxEnv},
+    context::{BlockEnv, CfgEnv},
     context_interface::block::BlobExcessGasAndPrice,
     database::{State, states::bundle_state::BundleRetention},
     database_interface::{DatabaseCommitExt, WrapDatabaseRef},
@@ -375,7 +375,3 @@ pub(crate) fn anchor_from_parent(
 pub(crate) fn build_error(e: BlockExecutionError) -> BuildError {
     BuildError::Execution(e.to_string())
 }
-
-/// `TxEnv` conversion is implemented by alloy-evm; keep the type in scope for readers.
-#[allow(dead_code)]
-type _TxEnv = TxEnv;

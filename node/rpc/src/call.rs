@@ -13,7 +13,7 @@ use revm::{
     context_interface::result::{ExecutionResult, HaltReason},
     database::CacheDB,
     primitives::hardfork::SpecId,
-    state::{AccountInfo, Bytecode},
+    state::Bytecode,
 };
 use taiko_chainspec::ChainSpec;
 use taiko_store::StateProvider;
@@ -73,7 +73,7 @@ fn apply_overrides(
             info.code_hash = keccak256(code);
             info.code = Some(Bytecode::new_raw(code.clone()));
         }
-        db.insert_account_info(*address, AccountInfo { ..info });
+        db.insert_account_info(*address, info);
         if o.state.is_some() && o.state_diff.is_some() {
             return Err(CallError::Invalid(
                 "both state and stateDiff overrides for one account".into(),
