@@ -43,14 +43,8 @@ impl State {
 
 fn config() -> PoolConfig {
     PoolConfig {
-        chain_id: CHAIN,
         block_gas_limit: 30_000_000,
-        max_tx_size: 128 * 1024,
-        min_tip: 0,
-        price_bump_percent: 10,
-        max_txs_per_sender: 16,
-        max_count_per_subpool: 10_000,
-        max_bytes_per_subpool: 20 * 1024 * 1024,
+        ..PoolConfig::for_chain(&taiko_chainspec::ChainSpec::devnet())
     }
 }
 

@@ -144,6 +144,22 @@ fn extension(key: Nibbles, child: Node) -> Node {
     }
 }
 
+/// The node for two keys that diverge after their common prefix: the existing node (rebuilt by
+/// `existing` from the rest of its key) and a new leaf, under a branch, under an extension for
+/// the shared prefix (if any).
+fn diverge(
+    key: Nibbles,
+    existing: impl FnOnce(Nibbles) -> Node,
+    path: Nibbles,
+    value: Vec<u8>,
+) -> Node {
+    let common = key.common_prefix_length(&path);
+    let mut branch = Branch::default();
+    branch.children[key.get_unchecked(common) as usize] = existing(key.slice(common + 1..));
+    branch.children[path.get_unchecked(common) as usize] = leaf(path.slice(common + 1..), value);
+    extension(path.slice(..common), Node::Branch(Box::new(branch)))
+}
+
 fn insert(node: &mut Node, path: Nibbles, value: Vec<u8>) -> Option<Vec<u8>> {
     match node {
         Node::Empty => {
@@ -155,14 +171,8 @@ fn insert(node: &mut Node, path: Nibbles, value: Vec<u8>) -> Option<Vec<u8>> {
                 l.cache = None;
                 return Some(std::mem::replace(&mut l.value, value));
             }
-            let common = l.key.common_prefix_length(&path);
-            let mut branch = Branch::default();
-            let old = std::mem::take(&mut l.value);
-            branch.children[l.key.get_unchecked(common) as usize] =
-                leaf(l.key.slice(common + 1..), old);
-            branch.children[path.get_unchecked(common) as usize] =
-                leaf(path.slice(common + 1..), value);
-            *node = extension(path.slice(..common), Node::Branch(Box::new(branch)));
+            let (key, old) = (l.key, std::mem::take(&mut l.value));
+            *node = diverge(key, |rest| leaf(rest, old), path, value);
             None
         }
         Node::Extension(e) => {
@@ -171,13 +181,8 @@ fn insert(node: &mut Node, path: Nibbles, value: Vec<u8>) -> Option<Vec<u8>> {
                 e.cache = None;
                 return insert(&mut e.child, path.slice(common..), value);
             }
-            let mut branch = Branch::default();
-            let child = std::mem::take(&mut e.child);
-            branch.children[e.key.get_unchecked(common) as usize] =
-                extension(e.key.slice(common + 1..), child);
-            branch.children[path.get_unchecked(common) as usize] =
-                leaf(path.slice(common + 1..), value);
-            *node = extension(path.slice(..common), Node::Branch(Box::new(branch)));
+            let (key, child) = (e.key, std::mem::take(&mut e.child));
+            *node = diverge(key, |rest| extension(rest, child), path, value);
             None
         }
         Node::Branch(b) => {
