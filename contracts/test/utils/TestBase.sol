@@ -27,6 +27,20 @@ interface Vm {
     function store(address, bytes32, bytes32) external;
     function readFile(string calldata) external returns (string memory);
     function setBlockhash(uint256, bytes32) external;
+    function blobhashes(bytes32[] calldata) external;
+    function startBroadcast(uint256) external;
+    function stopBroadcast() external;
+    function envOr(string calldata, uint256) external view returns (uint256);
+    function envOr(string calldata, string calldata) external view returns (string memory);
+    function serializeAddress(string calldata, string calldata, address)
+        external
+        returns (string memory);
+    function serializeUint(string calldata, string calldata, uint256)
+        external
+        returns (string memory);
+    function writeJson(string calldata, string calldata) external;
+    function pauseGasMetering() external;
+    function resumeGasMetering() external;
 }
 
 /// @notice Minimal test base: the cheatcode handle and assertions that revert with a message.
