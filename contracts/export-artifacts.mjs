@@ -9,6 +9,13 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const CONTRACTS = [
   ['l2/TaikoAnchor.sol', 'TaikoAnchor'],
   ['bench/BenchToken.sol', 'BenchToken'],
+  ['l1/PreconfRegistry.sol', 'PreconfRegistry'],
+  ['l1/PreconfServiceManager.sol', 'PreconfServiceManager'],
+  ['l1/PreconfTaskManager.sol', 'PreconfTaskManager'],
+  ['l1/TaikoInbox.sol', 'TaikoInbox'],
+  ['l1/restaking/NativeStaking.sol', 'NativeStaking'],
+  ['l1/restaking/EigenLayerMVP.sol', 'EigenLayerMVP'],
+  ['l1/restaking/EigenLayerAdapter.sol', 'EigenLayerAdapter'],
 ];
 const check = process.argv.includes('--check');
 let stale = [];

@@ -22,7 +22,6 @@ interface Vm {
     function expectEmit(bool, bool, bool, bool, address) external;
     function assume(bool) external;
     function sign(uint256, bytes32) external returns (uint8, bytes32, bytes32);
-    function addr(uint256) external returns (address);
     function load(address, bytes32) external returns (bytes32);
     function store(address, bytes32, bytes32) external;
     function readFile(string calldata) external returns (string memory);
@@ -31,6 +30,7 @@ interface Vm {
     function startBroadcast(uint256) external;
     function stopBroadcast() external;
     function envOr(string calldata, uint256) external view returns (uint256);
+    function addr(uint256) external view returns (address);
     function envOr(string calldata, string calldata) external view returns (string memory);
     function serializeAddress(string calldata, string calldata, address)
         external
