@@ -11,8 +11,8 @@
 //! - [`validator_key_hash`]: how the registry keys a BLS public key.
 
 use alloy::{
-    primitives::{keccak256, Address, B256, U256},
-    sol_types::{eip712_domain, Eip712Domain, SolStruct, SolValue},
+    primitives::{Address, B256, U256, keccak256},
+    sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain},
 };
 
 pub use crate::PreconfTaskManager::Preconfirmation;
@@ -88,5 +88,7 @@ pub fn block_digest(
     anchor_block_id: u64,
     coinbase: Address,
 ) -> B256 {
-    keccak256((parent_digest, block_id, tx_list_hash, timestamp, anchor_block_id, coinbase).abi_encode())
+    keccak256(
+        (parent_digest, block_id, tx_list_hash, timestamp, anchor_block_id, coinbase).abi_encode(),
+    )
 }
