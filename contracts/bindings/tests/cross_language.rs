@@ -304,9 +304,9 @@ async fn rust_signatures_are_accepted_on_l1() {
             &preconfer,
             d.task_manager,
             PreconfTaskManager::proposeBatchCall {
-                lookaheadIndex: U256::ZERO,
                 params,
                 txList: vec![0x01].into(),
+                lookaheadIndex: U256::ZERO,
                 nextLookahead: vec![],
             },
             U256::ZERO,

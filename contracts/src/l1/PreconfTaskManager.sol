@@ -41,9 +41,11 @@ contract PreconfTaskManager is EIP712 {
         bytes32 validatorKeyHash;
     }
 
-    /// @notice A stored lookahead entry: the window `(previous.timestamp, timestamp]`.
+    /// @notice A stored lookahead entry: the preconfer owns `(prevTimestamp, timestamp]`. One
+    /// storage slot, so checking a proposer's window costs one read.
     struct LookaheadEntry {
-        uint64 timestamp;
+        uint40 timestamp;
+        uint40 prevTimestamp;
         address preconfer;
         bool isFallback;
     }
@@ -94,8 +96,10 @@ contract PreconfTaskManager is EIP712 {
     /// @notice Share of a slash paid to the challenger, in basis points.
     uint256 public immutable challengerRewardBps;
 
-    /// @notice Posted lookaheads by epoch number.
-    mapping(uint256 epoch => LookaheadEntry[]) internal _lookahead;
+    /// @notice Posted lookahead entries by epoch number and position.
+    mapping(uint256 epoch => mapping(uint256 index => LookaheadEntry)) internal _entries;
+    /// @notice Number of entries posted per epoch (at least 1 once posted).
+    mapping(uint256 epoch => uint256) public lookaheadCount;
     /// @notice keccak256 of the posted `LookaheadParam[]` per epoch (zero hash of an empty
     /// array for a fallback epoch), for the lookahead fraud proof.
     mapping(uint256 epoch => bytes32) public lookaheadHash;
@@ -133,6 +137,8 @@ contract PreconfTaskManager is EIP712 {
     error NotInWindow(uint64 windowStart, uint64 windowEnd);
     /// @notice The window belongs to another preconfer.
     error NotTheCurrentPreconfer(address expected);
+    /// @notice The batch's calldata points into the call's head.
+    error MalformedCalldata();
     /// @notice The batch names a proposer other than the caller.
     error ProposerMismatch();
     /// @notice A commitment is for another L2 chain.
@@ -207,8 +213,12 @@ contract PreconfTaskManager is EIP712 {
     }
 
     /// @notice The lookahead posted for `epoch` (empty if not posted).
-    function lookahead(uint256 epoch) external view returns (LookaheadEntry[] memory) {
-        return _lookahead[epoch];
+    function lookahead(uint256 epoch) public view returns (LookaheadEntry[] memory out) {
+        uint256 n = lookaheadCount[epoch];
+        out = new LookaheadEntry[](n);
+        for (uint256 i; i < n; ++i) {
+            out[i] = _entries[epoch][i];
+        }
     }
 
     /// @notice The preconfer whose window contains `timestamp`, and the lookahead index to
@@ -219,31 +229,33 @@ contract PreconfTaskManager is EIP712 {
         returns (address preconfer, uint256 lookaheadIndex)
     {
         uint256 e = epochOf(timestamp);
-        LookaheadEntry[] storage cur = _lookahead[e];
-        uint256 n = cur.length;
+        uint256 n = lookaheadCount[e];
         for (uint256 i; i < n; ++i) {
-            if (timestamp <= cur[i].timestamp) return (cur[i].preconfer, i);
+            LookaheadEntry memory entry = _entries[e][i];
+            if (timestamp <= entry.timestamp) return (entry.preconfer, i);
         }
-        LookaheadEntry[] storage next = _lookahead[e + 1];
-        if (n == 0 || next.length == 0) return (address(0), 0);
-        return (next[0].preconfer, n);
+        if (n == 0 || lookaheadCount[e + 1] == 0) return (address(0), 0);
+        return (_entries[e + 1][0].preconfer, n);
     }
 
     // ---------------------------------------------------------------- proposing
 
     /// @notice Proposes a batch during the caller's window and forwards it to the inbox.
-    /// @param lookaheadIndex The caller's entry in the current epoch's lookahead, or its length
-    /// when the window is the next epoch's first entry (see `preconferAt`).
+    /// @dev The batch is forwarded as the caller's own calldata bytes, re-headed for the inbox
+    /// (`_forwardToInbox`), so routing costs the same for 1 or 100 blocks: no decoding and
+    /// re-encoding of the blocks, no return data. Nodes read the metadata from the inbox's event.
     /// @param params The batch; `params.proposer` must be the caller.
     /// @param txList The calldata tx list (empty for blobs).
+    /// @param lookaheadIndex The caller's entry in the current epoch's lookahead, or its length
+    /// when the window is the next epoch's first entry (see `preconferAt`).
     /// @param nextLookahead The next epoch's lookahead, required (possibly empty, meaning
     /// fallback) when it is not posted yet, and otherwise empty.
     function proposeBatch(
-        uint256 lookaheadIndex,
         LibBatch.BatchParams calldata params,
         bytes calldata txList,
+        uint256 lookaheadIndex,
         LookaheadParam[] calldata nextLookahead
-    ) external returns (LibBatch.BatchInfo memory) {
+    ) external {
         uint256 e = epochOf(block.timestamp);
         if (lookaheadHash[e + 1] == 0) {
             _postLookahead(e + 1, nextLookahead);
@@ -252,7 +264,8 @@ contract PreconfTaskManager is EIP712 {
         }
         _checkWindow(e, lookaheadIndex);
         if (params.proposer != msg.sender) revert ProposerMismatch();
-        return inbox.proposeBatch(params, txList);
+        txList; // forwarded as bytes below
+        _forwardToInbox();
     }
 
     /// @notice Posts a missing lookahead for the current or the next epoch. Any active
@@ -373,60 +386,83 @@ contract PreconfTaskManager is EIP712 {
         emit PreconferSlashed(signer, fault, blockNumber, msg.sender, amount);
     }
 
-    /// @dev Checks that the caller owns the lookahead window containing `block.timestamp`.
-    function _checkWindow(uint256 e, uint256 index) private view {
-        LookaheadEntry[] storage cur = _lookahead[e];
-        uint256 n = cur.length;
-        if (n == 0) revert LookaheadNotPosted(e);
-        LookaheadEntry memory entry;
-        uint64 start;
-        if (index < n) {
-            entry = cur[index];
-            if (index != 0) {
-                start = cur[index - 1].timestamp;
-            } else {
-                start = epochStart(e) - 1;
-                if (e != 0) {
-                    LookaheadEntry[] storage prev = _lookahead[e - 1];
-                    uint256 m = prev.length;
-                    if (m != 0) start = prev[m - 1].timestamp;
-                }
+    /// @dev Calls `inbox.proposeBatch(params, txList)` with the bytes of this call: the two
+    /// head words become the inbox's head (offsets moved by the two words dropped) and
+    /// everything after this call's four-word head is copied as is. Every byte the inbox decodes
+    /// is a byte this contract's decoder saw at the same place relative to `params` / `txList`
+    /// (offsets into the dropped head are refused), so the inbox sees exactly the checked batch.
+    function _forwardToInbox() private {
+        address target = address(inbox);
+        bytes4 selector = TaikoInbox.proposeBatch.selector;
+        bytes4 bad = MalformedCalldata.selector;
+        assembly ("memory-safe") {
+            let offParams := calldataload(0x04)
+            let offTxList := calldataload(0x24)
+            if or(lt(offParams, 0x80), lt(offTxList, 0x80)) {
+                mstore(0, bad)
+                revert(0, 4)
             }
-        } else {
-            entry = _lookahead[e + 1][0];
-            start = cur[n - 1].timestamp;
+            let tail := sub(calldatasize(), 0x84)
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), sub(offParams, 0x40))
+            mstore(add(ptr, 0x24), sub(offTxList, 0x40))
+            calldatacopy(add(ptr, 0x44), 0x84, tail)
+            if iszero(call(gas(), target, 0, ptr, add(0x44, tail), 0, 0)) {
+                returndatacopy(0, 0, returndatasize())
+                revert(0, returndatasize())
+            }
         }
-        if (block.timestamp <= start || block.timestamp > entry.timestamp) {
-            revert NotInWindow(start, entry.timestamp);
+    }
+
+    /// @dev Checks that the caller owns the lookahead window containing `block.timestamp`:
+    /// entry `index` of epoch `e`, or, past the epoch's last entry, the next epoch's first.
+    function _checkWindow(uint256 e, uint256 index) private view {
+        LookaheadEntry memory entry = _entries[e][index];
+        if (entry.timestamp == 0) {
+            entry = _entries[e + 1][0];
+            if (entry.timestamp == 0) revert LookaheadNotPosted(e + 1);
+        }
+        if (block.timestamp <= entry.prevTimestamp || block.timestamp > entry.timestamp) {
+            revert NotInWindow(uint64(entry.prevTimestamp), uint64(entry.timestamp));
         }
         if (entry.preconfer != msg.sender) revert NotTheCurrentPreconfer(entry.preconfer);
     }
 
+    /// @dev Validates and stores a lookahead. The epoch before must be posted (so each entry
+    /// can record where its window starts), except for the current epoch, which may be
+    /// bootstrapped on its own.
     function _postLookahead(uint256 epoch, LookaheadParam[] calldata entries) private {
-        LookaheadEntry[] storage stored = _lookahead[epoch];
         uint64 first = epochStart(epoch);
         uint64 last = first + epochDuration() - slotDuration;
-        uint64 prevTs;
+        uint256 prevCount = epoch == 0 ? 0 : lookaheadCount[epoch - 1];
+        if (prevCount == 0 && epoch > epochOf(block.timestamp)) {
+            revert LookaheadNotPosted(epoch - 1);
+        }
+        uint64 prevTs = prevCount == 0 ? first - 1 : _entries[epoch - 1][prevCount - 1].timestamp;
+        mapping(uint256 => LookaheadEntry) storage stored = _entries[epoch];
         for (uint256 i; i < entries.length; ++i) {
             LookaheadParam calldata p = entries[i];
             uint64 ts = p.slotTimestamp;
             if (ts < first || ts > last || (ts - first) % slotDuration != 0 || ts <= prevTs) {
                 revert InvalidLookaheadSlot(ts);
             }
-            prevTs = ts;
             if (
-                registry.preconferOf(p.validatorKeyHash, ts) != p.preconfer
-                    || p.preconfer == address(0)
-            ) {
-                revert InvalidLookaheadPreconfer(ts, p.preconfer);
-            }
-            stored.push(LookaheadEntry(ts, p.preconfer, false));
+                p.preconfer == address(0)
+                    || registry.preconferOf(p.validatorKeyHash, ts) != p.preconfer
+            ) revert InvalidLookaheadPreconfer(ts, p.preconfer);
+            stored[i] = LookaheadEntry(uint40(ts), uint40(prevTs), p.preconfer, false);
+            prevTs = ts;
         }
-        if (entries.length == 0) {
-            stored.push(LookaheadEntry(last, _fallbackPreconfer(epoch), true));
+        uint256 n = entries.length;
+        if (n == 0) {
+            stored[0] =
+                LookaheadEntry(uint40(last), uint40(prevTs), _fallbackPreconfer(epoch), true);
+            n = 1;
         }
+        lookaheadCount[epoch] = n;
         lookaheadHash[epoch] = keccak256(abi.encode(entries));
-        emit LookaheadPosted(epoch, stored, msg.sender);
+        emit LookaheadPosted(epoch, lookahead(epoch), msg.sender);
     }
 
     /// @dev `beaconRoot % active` over the preconfers active at the epoch's start, the root

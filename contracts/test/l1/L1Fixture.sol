@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {TestBase} from "../utils/TestBase.sol";
+import {TestBase, VmLog} from "../utils/TestBase.sol";
 import {BLSSigner} from "../utils/BLSSigner.sol";
 import {LibBatch} from "../../src/l1/libs/LibBatch.sol";
 import {PreconfRegistry} from "../../src/l1/PreconfRegistry.sol";
@@ -36,6 +36,9 @@ abstract contract L1Fixture is TestBase {
     address internal bob;
     uint256 internal constant ALICE_BLS = 0x1234567890abcdef;
     uint256 internal constant BOB_BLS = 0xfedcba0987654321;
+
+    /// @dev Challenge rewards paid to this contract.
+    receive() external payable {}
 
     function setUp() public virtual {
         vm.warp(GENESIS + 100 * EPOCH);
@@ -108,7 +111,7 @@ abstract contract L1Fixture is TestBase {
 
     /// @dev Moves to `slot` slots after the start of `epoch`, one L1 block per call.
     function _warpTo(uint256 epoch, uint256 slot) internal {
-        vm.warp(tm.epochStart(epoch) + slot * SLOT);
+        vm.warp(GENESIS + epoch * EPOCH + slot * SLOT);
         vm.roll(block.number + 1);
     }
 
@@ -186,6 +189,30 @@ abstract contract L1Fixture is TestBase {
                 p.coinbase
             );
         }
+    }
+
+    /// @dev Proposes through the task manager as `who` and returns the metadata the inbox
+    /// emitted (the task manager does not return it, to keep routing cheap).
+    function _proposeVia(
+        address who,
+        uint256 index,
+        LibBatch.BatchParams memory p,
+        PreconfTaskManager.LookaheadParam[] memory next
+    ) internal returns (LibBatch.BatchInfo memory info) {
+        vm.recordLogs();
+        vm.prank(who);
+        tm.proposeBatch(p, hex"01", index, next);
+        VmLog[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            if (
+                logs[i].emitter == address(inbox)
+                    && logs[i].topics[0] == TaikoInbox.BatchProposed.selector
+            ) {
+                (info,) = abi.decode(logs[i].data, (LibBatch.BatchInfo, bytes));
+                return info;
+            }
+        }
+        revert AssertionFailed("no BatchProposed event");
     }
 
     /// @dev An empty lookahead (posts a fallback entry when one is due).

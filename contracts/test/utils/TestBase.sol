@@ -3,7 +3,15 @@ pragma solidity ^0.8.28;
 
 /// @notice The subset of Foundry's cheatcodes our tests use, declared here because the npm
 /// forge-std is too old. The cheatcode ABI is public and stable.
+struct VmLog {
+    bytes32[] topics;
+    bytes data;
+    address emitter;
+}
+
 interface Vm {
+    function recordLogs() external;
+    function getRecordedLogs() external returns (VmLog[] memory);
     function warp(uint256) external;
     function roll(uint256) external;
     function fee(uint256) external;
