@@ -3,7 +3,7 @@ SHELL := /bin/bash
 FORGE := tools/node_modules/.bin/forge
 CARGO ?= cargo
 
-.PHONY: tools contracts contracts-check test test-rust test-contracts lint fmt bench clean
+.PHONY: tools contracts contracts-check test test-rust test-contracts lint fmt bench gas clean
 
 tools:
 	@tools/install.sh
@@ -20,6 +20,11 @@ contracts-check: tools
 
 test-contracts: tools
 	cd contracts && ../$(FORGE) test
+
+## Gas figures of the L1 contracts (docs/gas.md).
+gas: tools
+	cd contracts && ../$(FORGE) test --match-test gas -vv
+	cd contracts && ../$(FORGE) test --match-path 'test/l1/*' --no-match-contract Invariant --gas-report
 
 test-rust: tools
 	$(CARGO) test --workspace

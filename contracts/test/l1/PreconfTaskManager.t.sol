@@ -159,6 +159,42 @@ contract PreconfTaskManagerTest is L1Fixture {
         tm.forcePushLookahead(e, _aliceBob(e));
     }
 
+    /// @notice Random lookaheads: either refused, or stored sorted, slot-aligned, inside the
+    /// epoch, each entry naming the preconfer its validator maps to, windows chained.
+    function testFuzz_forcePush_randomEntries(uint8[3] memory slots, uint8 who) public {
+        PreconfTaskManager.LookaheadParam[] memory l = new PreconfTaskManager.LookaheadParam[](3);
+        for (uint256 i; i < 3; ++i) {
+            bool isAlice = (who >> i) & 1 == 0;
+            l[i] = _entry(
+                uint64(
+                    GENESIS + e * EPOCH + uint256(slots[i] % 6) * SLOT - (slots[i] % 5 == 0 ? 1 : 0)
+                ),
+                (who >> (i + 3)) & 1 == 0 ? (isAlice ? alice : bob) : (isAlice ? bob : alice),
+                isAlice ? aliceKey : bobKey
+            );
+        }
+        vm.prank(alice);
+        try tm.forcePushLookahead(e, l) {
+            PreconfTaskManager.LookaheadEntry[] memory stored = tm.lookahead(e);
+            assertEq(stored.length, 3, "all stored");
+            uint256 prev = tm.epochStart(e) - 1;
+            for (uint256 i; i < 3; ++i) {
+                assertEq(stored[i].prevTimestamp, prev, "windows chained");
+                assertTrue(stored[i].timestamp > prev, "sorted");
+                assertTrue(stored[i].timestamp < tm.epochStart(e + 1), "inside the epoch");
+                assertEq((stored[i].timestamp - GENESIS) % SLOT, 0, "slot aligned");
+                assertEq(
+                    stored[i].preconfer,
+                    registry.preconferOf(l[i].validatorKeyHash, stored[i].timestamp),
+                    "named preconfer is the validator's"
+                );
+                prev = stored[i].timestamp;
+            }
+        } catch {
+            assertEq(tm.lookaheadCount(e), 0, "nothing stored");
+        }
+    }
+
     function test_fallback_fromBeaconRoot() public {
         vm.etch(tm.BEACON_ROOTS(), address(new BeaconRootsMock(bytes32(uint256(1)))).code);
         vm.prank(alice);

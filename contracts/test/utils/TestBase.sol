@@ -11,6 +11,10 @@ struct VmLog {
 
 interface Vm {
     function recordLogs() external;
+    function setEnv(string calldata, string calldata) external;
+    function readFile(string calldata) external view returns (string memory);
+    function removeFile(string calldata) external;
+    function parseJsonAddress(string calldata, string calldata) external pure returns (address);
     function getRecordedLogs() external returns (VmLog[] memory);
     function warp(uint256) external;
     function roll(uint256) external;
@@ -32,7 +36,6 @@ interface Vm {
     function sign(uint256, bytes32) external returns (uint8, bytes32, bytes32);
     function load(address, bytes32) external returns (bytes32);
     function store(address, bytes32, bytes32) external;
-    function readFile(string calldata) external returns (string memory);
     function setBlockhash(uint256, bytes32) external;
     function blobhashes(bytes32[] calldata) external;
     function startBroadcast(uint256) external;
