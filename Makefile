@@ -3,7 +3,7 @@ SHELL := /bin/bash
 FORGE := tools/node_modules/.bin/forge
 CARGO ?= cargo
 
-.PHONY: tools contracts contracts-check test test-rust test-contracts lint fmt bench gas clean
+.PHONY: tools contracts contracts-check test test-rust test-contracts lint fmt bench gas devnet clean
 
 tools:
 	@tools/install.sh
@@ -20,6 +20,10 @@ contracts-check: tools
 
 test-contracts: tools
 	cd contracts && ../$(FORGE) test
+
+## The devnet infrastructure (anvil L1, beacon and Bolt simulators, contracts), until Ctrl-C.
+devnet: tools contracts-check
+	cargo run --release -p taiko-preconf -- devnet
 
 ## Gas figures of the L1 contracts (docs/gas.md).
 gas: tools

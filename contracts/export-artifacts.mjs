@@ -13,6 +13,7 @@ const CONTRACTS = [
   ['l1/PreconfServiceManager.sol', 'PreconfServiceManager'],
   ['l1/PreconfTaskManager.sol', 'PreconfTaskManager'],
   ['l1/TaikoInbox.sol', 'TaikoInbox'],
+  ['l1/BeaconProofVerifier.sol', 'BeaconProofVerifier'],
   ['l1/restaking/NativeStaking.sol', 'NativeStaking'],
   ['l1/restaking/EigenLayerMVP.sol', 'EigenLayerMVP'],
   ['l1/restaking/EigenLayerAdapter.sol', 'EigenLayerAdapter'],

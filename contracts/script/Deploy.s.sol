@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Vm} from "../test/utils/TestBase.sol";
+import {BeaconProofVerifier} from "../src/l1/BeaconProofVerifier.sol";
 import {PreconfRegistry} from "../src/l1/PreconfRegistry.sol";
 import {PreconfServiceManager} from "../src/l1/PreconfServiceManager.sol";
 import {PreconfTaskManager} from "../src/l1/PreconfTaskManager.sol";
@@ -48,6 +49,7 @@ contract Deploy {
         PreconfRegistry registry;
         TaikoInbox inbox;
         PreconfTaskManager tm;
+        BeaconProofVerifier beaconProofs;
     }
 
     /// @notice Deploys everything; returns the JSON written.
@@ -96,6 +98,7 @@ contract Deploy {
             c.minStake,
             5000
         );
+        d.beaconProofs = new BeaconProofVerifier();
         // NativeStaking and EigenLayerAdapter share ServiceBound.initialize.
         NativeStaking(address(d.restaking)).initialize(address(d.sm));
         d.sm.initialize(address(d.registry), address(d.tm));
@@ -117,6 +120,7 @@ contract Deploy {
         vm.serializeAddress(o, "serviceManager", address(d.sm));
         vm.serializeAddress(o, "registry", address(d.registry));
         vm.serializeAddress(o, "inbox", address(d.inbox));
+        vm.serializeAddress(o, "beaconProofVerifier", address(d.beaconProofs));
         json = vm.serializeAddress(o, "taskManager", address(d.tm));
         vm.writeJson(json, c.out);
     }

@@ -550,17 +550,8 @@ pub(crate) struct RpcBenchArgs {
     no_anvil: bool,
 }
 
-/// A child process killed on drop.
-struct Child(std::process::Child);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(taiko_devnet::process::free_port()?)
 }
 
 async fn rpc_call(
@@ -722,24 +713,22 @@ async fn rpc_bench(args: RpcBenchArgs) -> Result<()> {
     let mut _anvil = None;
     if !args.no_anvil {
         let port = free_port()?;
-        let bin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tools/node_modules/.bin/anvil");
-        let child = std::process::Command::new(&bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--host",
-                "127.0.0.1",
-                "--silent",
-                "--hardfork",
-                "prague",
-                "--gas-limit",
-                "1000000000",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .wrap_err("starting anvil (run `make tools` first)")?;
-        _anvil = Some(Child(child));
+        let mut cmd = std::process::Command::new(taiko_devnet::process::tool("anvil")?);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--host",
+            "127.0.0.1",
+            "--silent",
+            "--hardfork",
+            "prague",
+            "--gas-limit",
+            "1000000000",
+        ]);
+        _anvil = Some(
+            taiko_devnet::process::ChildGuard::spawn("anvil", cmd)
+                .wrap_err("starting anvil (run `make tools` first)")?,
+        );
         let url = format!("http://127.0.0.1:{port}");
         let c = jsonrpsee::http_client::HttpClientBuilder::default().build(&url)?;
         let mut up = false;

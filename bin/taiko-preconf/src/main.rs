@@ -3,6 +3,8 @@
 //! Subcommands:
 //! - `node`: run the L2 execution node (store, engine, ExEx manager) until Ctrl-C;
 //! - `genesis`: print the embedded devnet genesis JSON (a template for other chains);
+//! - `devnet`: bring up the embedded devnet (anvil L1, beacon and Bolt simulators, contracts,
+//!   registered preconfers) and run it until Ctrl-C;
 //! - `bench import`: block import throughput and state-size scaling.
 
 #![warn(missing_docs, unreachable_pub)]
@@ -31,6 +33,8 @@ enum Command {
     Node(NodeArgs),
     /// Print the devnet genesis JSON.
     Genesis,
+    /// Run the devnet infrastructure (L1, beacon chain, Bolt) until Ctrl-C.
+    Devnet(DevnetArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -84,6 +88,70 @@ struct NodeArgs {
     dev_block_time_ms: Option<u64>,
 }
 
+#[derive(Debug, clap::Args)]
+struct DevnetArgs {
+    /// Seconds per L1 slot.
+    #[arg(long, default_value_t = 4)]
+    slot_secs: u64,
+    /// Slots per epoch.
+    #[arg(long, default_value_t = 8)]
+    slots_per_epoch: u64,
+    /// Beacon validators.
+    #[arg(long, default_value_t = 8)]
+    validators: usize,
+    /// Registered preconfers.
+    #[arg(long, default_value_t = 2)]
+    preconfers: usize,
+    /// Validators mapped onto each preconfer.
+    #[arg(long, default_value_t = 2)]
+    validators_per_preconfer: usize,
+    /// Where to write the devnet manifest (addresses, endpoints, keys).
+    #[arg(long, default_value = "devnet-manifest.json")]
+    manifest: PathBuf,
+}
+
+async fn run_devnet(args: DevnetArgs) -> Result<()> {
+    taiko_devnet::process::ensure_tools().wrap_err("installing the tools")?;
+    let cfg = taiko_devnet::DevnetConfig {
+        slot_secs: args.slot_secs,
+        slots_per_epoch: args.slots_per_epoch,
+        validators: args.validators,
+        preconfers: args.preconfers,
+        validators_per_preconfer: args.validators_per_preconfer,
+        mode: taiko_devnet::ClockMode::Wall,
+        manifest_path: Some(args.manifest.clone()),
+        ..Default::default()
+    };
+    if cfg.preconfers * cfg.validators_per_preconfer > cfg.validators {
+        eyre::bail!(
+            "{} preconfers × {} validators need more than {} validators",
+            cfg.preconfers,
+            cfg.validators_per_preconfer,
+            cfg.validators
+        );
+    }
+    let devnet = taiko_devnet::Devnet::start(cfg).await.wrap_err("starting the devnet")?;
+    let m = devnet.manifest();
+    println!("L1 JSON-RPC     {}", m.l1_rpc);
+    println!("beacon API      {}", m.beacon_api);
+    println!("Bolt sidecar    {}", m.bolt_rpc);
+    println!("task manager    {}", m.contracts.task_manager);
+    println!("inbox           {}", m.contracts.inbox);
+    println!("registry        {}", m.contracts.registry);
+    println!(
+        "beacon genesis  {} ({} s slots, {} slots per epoch)",
+        m.clock.genesis, m.clock.slot_secs, m.clock.slots_per_epoch
+    );
+    for p in &m.preconfers {
+        println!("preconfer       {} validators {:?}", p.account.address, p.validators);
+    }
+    println!("manifest        {}", args.manifest.display());
+    tokio::signal::ctrl_c().await?;
+    info!(target: "devnet", "Ctrl-C: shutting down");
+    drop(devnet);
+    Ok(())
+}
+
 async fn run_node(args: NodeArgs) -> Result<()> {
     let spec = Arc::new(match &args.genesis {
         Some(path) => ChainSpec::from_file(path)?,
@@ -132,6 +200,10 @@ fn main() -> Result<()> {
         Command::Bench(BenchCommand::Import(args)) => bench::run_import_bench(args),
         Command::Bench(BenchCommand::Pool(args)) => bench::run_pool_bench(args),
         Command::Bench(BenchCommand::Rpc(args)) => bench::run_rpc_bench(args),
+        Command::Devnet(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(run_devnet(args)),
         Command::Node(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

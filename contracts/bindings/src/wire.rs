@@ -1,6 +1,6 @@
 //! Byte formats shared by the node and the L1 contracts.
 //!
-//! Each function here mirrors one piece of Solidity exactly; `tests/cross_language.rs` deploys
+//! Each function here mirrors one piece of Solidity exactly; `devnet/tests/cross_language.rs` deploys
 //! the contracts on anvil and checks that what Rust produces is what Solidity accepts:
 //! - [`validator_op_message`]: the bytes a validator signs with its BLS key to map itself onto a
 //!   preconfer (`PreconfRegistry.validatorOpMessage`), signed under [`BLS_DST`];

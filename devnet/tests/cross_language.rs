@@ -9,186 +9,26 @@
 //! - signs preconfirmations with an alloy signer, checks the EIP-712 digest matches the
 //!   contract's, and slashes an equivocation with them (a tampered byte is rejected).
 
-use std::{
-    net::TcpListener,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
-
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::eip2718::Encodable2718,
-    primitives::{Address, B256, Bytes, TxKind, U256},
+    primitives::{B256, Bytes, U256},
     signers::{SignerSync, local::PrivateKeySigner},
     sol_types::{SolCall, SolEvent, SolValue},
 };
-use jsonrpsee::{
-    core::client::ClientT,
-    http_client::{HttpClient, HttpClientBuilder},
-    rpc_params,
-};
+use jsonrpsee::rpc_params;
 use serde_json::Value;
 use taiko_contracts::{
     LibBatch, NativeStaking, PreconfRegistry, PreconfTaskManager,
     inbox::{LibBatch as InboxBatch, TaikoInbox},
     wire::{self, Preconfirmation, ValidatorOp},
 };
+use taiko_devnet::{SlotClock, anvil::Anvil, setup};
 
-const DEPLOYER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const DEPLOYER_KEY: &str = setup::DEPLOYER_KEY;
 const PRECONFER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const L1_CHAIN_ID: u64 = 31337;
 const L2_CHAIN_ID: u64 = 167010;
 const SLOT: u64 = 2;
 const SLOTS_PER_EPOCH: u64 = 4;
-
-fn tools() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/node_modules/.bin")
-}
-
-/// anvil on a free loopback port, killed on drop.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_anvil() -> Anvil {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(tools().join("anvil"))
-        .args(["--hardfork", "prague", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("anvil from tools/ (run `make tools`)");
-    Anvil { child, url: format!("http://127.0.0.1:{port}") }
-}
-
-/// A minimal L1 JSON-RPC client: calls, and signed transactions waited on until mined.
-struct L1 {
-    rpc: HttpClient,
-}
-
-impl L1 {
-    async fn connect(url: &str) -> Self {
-        let rpc = HttpClientBuilder::default().build(url).unwrap();
-        for _ in 0..100 {
-            if rpc.request::<String, _>("eth_chainId", rpc_params![]).await.is_ok() {
-                return Self { rpc };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("anvil did not come up at {url}");
-    }
-
-    async fn call_raw(&self, to: Address, data: Vec<u8>) -> Result<Bytes, String> {
-        let req = serde_json::json!({ "to": to, "data": Bytes::from(data) });
-        self.rpc.request("eth_call", rpc_params![req, "latest"]).await.map_err(|e| e.to_string())
-    }
-
-    async fn call<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, String> {
-        let out = self.call_raw(to, call.abi_encode()).await?;
-        C::abi_decode_returns(&out).map_err(|e| e.to_string())
-    }
-
-    /// Sends `call` from `signer` and returns the receipt (panics if it reverted).
-    async fn send<C: SolCall>(
-        &self,
-        signer: &PrivateKeySigner,
-        to: Address,
-        call: C,
-        value: U256,
-    ) -> Value {
-        let nonce: U256 = self
-            .rpc
-            .request("eth_getTransactionCount", rpc_params![signer.address(), "pending"])
-            .await
-            .unwrap();
-        let tx = TxEip1559 {
-            chain_id: L1_CHAIN_ID,
-            nonce: nonce.to(),
-            gas_limit: 10_000_000,
-            max_fee_per_gas: 100_000_000_000,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to: TxKind::Call(to),
-            value,
-            input: call.abi_encode().into(),
-            access_list: Default::default(),
-        };
-        let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
-        let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
-        let hash: B256 = self
-            .rpc
-            .request("eth_sendRawTransaction", rpc_params![Bytes::from(raw)])
-            .await
-            .unwrap_or_else(|e| panic!("{} rejected: {e}", C::SIGNATURE));
-        for _ in 0..100 {
-            let receipt: Option<Value> =
-                self.rpc.request("eth_getTransactionReceipt", rpc_params![hash]).await.unwrap();
-            if let Some(r) = receipt {
-                assert_eq!(r["status"], "0x1", "{} reverted", C::SIGNATURE);
-                return r;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{} not mined", C::SIGNATURE);
-    }
-
-    async fn mine_at(&self, timestamp: u64) {
-        let _: Value =
-            self.rpc.request("evm_setNextBlockTimestamp", rpc_params![timestamp]).await.unwrap();
-        let _: Value = self.rpc.request("evm_mine", rpc_params![]).await.unwrap();
-    }
-
-    async fn latest(&self) -> (u64, u64) {
-        let b: Value =
-            self.rpc.request("eth_getBlockByNumber", rpc_params!["latest", false]).await.unwrap();
-        let n = u64::from_str_radix(b["number"].as_str().unwrap().trim_start_matches("0x"), 16);
-        let t = u64::from_str_radix(b["timestamp"].as_str().unwrap().trim_start_matches("0x"), 16);
-        (n.unwrap(), t.unwrap())
-    }
-}
-
-struct Deployment {
-    registry: Address,
-    staking: Address,
-    inbox: Address,
-    task_manager: Address,
-    genesis: u64,
-}
-
-fn deploy(url: &str) -> Deployment {
-    let contracts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = format!("deployments/xlang-{}.json", std::process::id());
-    let status = Command::new(tools().join("forge"))
-        .current_dir(&contracts)
-        .args(["script", "script/Deploy.s.sol", "--rpc-url", url, "--broadcast", "--slow"])
-        .env("PRIVATE_KEY", DEPLOYER_KEY)
-        .env("SLOT_DURATION", SLOT.to_string())
-        .env("SLOTS_PER_EPOCH", SLOTS_PER_EPOCH.to_string())
-        .env("DEPLOYMENT_OUT", &out)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "forge script Deploy failed");
-    let path = contracts.join(&out);
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    std::fs::remove_file(path).unwrap();
-    let addr = |k: &str| json[k].as_str().unwrap().parse::<Address>().unwrap();
-    Deployment {
-        registry: addr("registry"),
-        staking: addr("restaking"),
-        inbox: addr("inbox"),
-        task_manager: addr("taskManager"),
-        genesis: json["beaconGenesis"].as_u64().unwrap(),
-    }
-}
 
 /// The selector of a custom error, as it appears in a revert's data.
 fn selector_hex(signature: &str) -> String {
@@ -197,18 +37,24 @@ fn selector_hex(signature: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_signatures_are_accepted_on_l1() {
-    let anvil = start_anvil();
-    let l1 = L1::connect(&anvil.url).await;
-    let d = deploy(&anvil.url);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (anvil, l1) = Anvil::start(now, L1_CHAIN_ID).await.unwrap();
+    let clock = SlotClock { genesis: now, slot_secs: SLOT, slots_per_epoch: SLOTS_PER_EPOCH };
+    let d =
+        setup::deploy(&anvil.url, &clock, L2_CHAIN_ID, &format!("xlang-{}", std::process::id()))
+            .unwrap();
+    let genesis = clock.genesis;
     let deployer: PrivateKeySigner = DEPLOYER_KEY.parse().unwrap();
     let preconfer: PrivateKeySigner = PRECONFER_KEY.parse().unwrap();
     let me = preconfer.address();
 
     // Stake and register the preconfer.
     let one_eth = U256::from(10).pow(U256::from(18));
-    l1.send(&preconfer, d.staking, NativeStaking::depositCall {}, one_eth).await;
-    l1.send(&preconfer, d.registry, PreconfRegistry::registerPreconferCall {}, U256::ZERO).await;
-    l1.send(&preconfer, d.inbox, TaikoInbox::depositBondCall {}, one_eth).await;
+    l1.transact(&preconfer, d.restaking, NativeStaking::depositCall {}, one_eth).await.unwrap();
+    l1.transact(&preconfer, d.registry, PreconfRegistry::registerPreconferCall {}, U256::ZERO)
+        .await
+        .unwrap();
+    l1.transact(&preconfer, d.inbox, TaikoInbox::depositBondCall {}, one_eth).await.unwrap();
 
     // ---- BLS registration signed with blst over the message built in Rust.
     let sk = blst::min_pk::SecretKey::key_gen(&[7u8; 32], &[]).unwrap();
@@ -239,7 +85,7 @@ async fn rust_signatures_are_accepted_on_l1() {
     for i in [0usize, 50, 100, 191] {
         let mut bad = sig.to_vec();
         bad[i] ^= 0x01;
-        let err = l1.call(d.registry, add(bad)).await.unwrap_err();
+        let err = l1.call(d.registry, add(bad)).await.unwrap_err().to_string();
         assert!(
             err.contains(&selector_hex("InvalidBLSSignature()"))
                 || err.contains(&selector_hex("InvalidSignatureEncoding()")),
@@ -251,9 +97,10 @@ async fn rust_signatures_are_accepted_on_l1() {
     let err = l1
         .call(d.registry, add(sk.sign(&other, wire::BLS_DST, &[]).serialize().to_vec()))
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&selector_hex("InvalidBLSSignature()")), "wrong nonce: {err}");
-    l1.send(&deployer, d.registry, add(sig.to_vec()), U256::ZERO).await;
+    l1.transact(&deployer, d.registry, add(sig.to_vec()), U256::ZERO).await.unwrap();
     let key_hash = wire::validator_key_hash(&pk.compress());
     let v =
         l1.call(d.registry, PreconfRegistry::validatorsCall { keyHash: key_hash }).await.unwrap();
@@ -261,25 +108,26 @@ async fn rust_signatures_are_accepted_on_l1() {
 
     // ---- A batch through the task manager; the inbox's digest equals Rust's.
     let epoch = SLOT * SLOTS_PER_EPOCH;
-    let (_, now) = l1.latest().await;
+    let now = l1.latest().await.unwrap().timestamp;
     // Past the activation delay (2 epochs), at the first slot of an epoch.
-    let e = (now + 3 * epoch - d.genesis) / epoch + 1;
-    let start = d.genesis + e * epoch;
-    l1.mine_at(start).await;
+    let e = (now + 3 * epoch - genesis) / epoch + 1;
+    let start = genesis + e * epoch;
+    l1.mine_at(start).await.unwrap();
     let last_slot = start + epoch - SLOT;
     let entry = PreconfTaskManager::LookaheadParam {
         slotTimestamp: last_slot,
         preconfer: me,
         validatorKeyHash: key_hash,
     };
-    l1.send(
+    l1.transact(
         &preconfer,
         d.task_manager,
         PreconfTaskManager::forcePushLookaheadCall { epoch: U256::from(e), entries: vec![entry] },
         U256::ZERO,
     )
-    .await;
-    let (number, _) = l1.latest().await;
+    .await
+    .unwrap();
+    let number = l1.latest().await.unwrap().number;
     let propose_at = start + 3;
     let blocks: Vec<LibBatch::BlockParams> = (0..3u8)
         .map(|i| LibBatch::BlockParams {
@@ -297,10 +145,9 @@ async fn rust_signatures_are_accepted_on_l1() {
         blobParams: LibBatch::BlobParams::default(),
         blocks: blocks.clone(),
     };
-    let _: Value =
-        l1.rpc.request("evm_setNextBlockTimestamp", rpc_params![propose_at]).await.unwrap();
+    let _: Value = l1.request("evm_setNextBlockTimestamp", rpc_params![propose_at]).await.unwrap();
     let receipt = l1
-        .send(
+        .transact(
             &preconfer,
             d.task_manager,
             PreconfTaskManager::proposeBatchCall {
@@ -311,7 +158,8 @@ async fn rust_signatures_are_accepted_on_l1() {
             },
             U256::ZERO,
         )
-        .await;
+        .await
+        .unwrap();
     let mut digest = B256::ZERO;
     for (i, b) in blocks.iter().enumerate() {
         let ts = propose_at - (blocks.len() - 1 - i) as u64;
@@ -388,8 +236,11 @@ async fn rust_signatures_are_accepted_on_l1() {
         b: b.clone(),
         sigB: sig_b,
     };
-    let err =
-        l1.call_raw(d.task_manager, equivocation(bad_sig.into()).abi_encode()).await.unwrap_err();
+    let err = l1
+        .call_raw(d.task_manager, equivocation(bad_sig.into()).abi_encode())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(&selector_hex("NotConflicting()"))
             || err.contains(&selector_hex("InvalidSignature()")),
@@ -397,8 +248,8 @@ async fn rust_signatures_are_accepted_on_l1() {
     );
 
     // Accepted: the equivocation slashes the preconfer's whole stake.
-    l1.send(&deployer, d.task_manager, equivocation(sig_b), U256::ZERO).await;
-    let stake = l1.call(d.staking, NativeStaking::stakeOfCall { operator: me }).await.unwrap();
+    l1.transact(&deployer, d.task_manager, equivocation(sig_b), U256::ZERO).await.unwrap();
+    let stake = l1.call(d.restaking, NativeStaking::stakeOfCall { operator: me }).await.unwrap();
     assert_eq!(stake, U256::ZERO, "slashed");
     let slashed = l1
         .call(d.task_manager, PreconfTaskManager::slashedAtCall { signer: me, blockNumber: 4 })
