@@ -8,6 +8,7 @@ use alloy::primitives::{B256, keccak256};
 use blst::min_pk::SecretKey;
 use taiko_beacon::{
     BeaconBlockHeader, ProposerProof,
+    api::{BlobSidecar, SignedHeader},
     containers::{BeaconState, SLOTS_PER_HISTORICAL_ROOT, STATE_FIELDS, Validator},
     ssz::hash_pair,
 };
@@ -40,6 +41,7 @@ pub struct BeaconSim {
     state: BeaconState,
     genesis_root: B256,
     blocks: BTreeMap<u64, BeaconBlock>,
+    blobs: BTreeMap<u64, Vec<BlobSidecar>>,
     head_root: B256,
     head_slot: u64,
 }
@@ -79,6 +81,7 @@ impl BeaconSim {
             state,
             genesis_root,
             blocks: BTreeMap::new(),
+            blobs: BTreeMap::new(),
             head_root: genesis_root,
             head_slot: 0,
         }
@@ -163,6 +166,38 @@ impl BeaconSim {
         self.head_slot = slot;
         self.blocks.insert(slot, BeaconBlock { header, root, state_fields, execution });
         &self.blocks[&slot]
+    }
+
+    /// The head state (after the latest block).
+    pub fn state(&self) -> &BeaconState {
+        &self.state
+    }
+
+    /// Records the blobs the L1 block of `slot` carried, as `(blob, commitment, proof)`.
+    pub fn set_blobs(&mut self, slot: u64, blobs: Vec<(Vec<u8>, [u8; 48], [u8; 48])>) {
+        let Some(block) = self.blocks.get(&slot) else { return };
+        let header = SignedHeader {
+            message: block.header,
+            signature: alloy::hex::encode_prefixed([0u8; 96]),
+        };
+        let sidecars = blobs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (blob, commitment, proof))| BlobSidecar {
+                index: i as u64,
+                blob: blob.into(),
+                kzg_commitment: commitment.to_vec().into(),
+                kzg_proof: proof.to_vec().into(),
+                signed_block_header: header.clone(),
+                kzg_commitment_inclusion_proof: vec![B256::ZERO; 17],
+            })
+            .collect();
+        self.blobs.insert(slot, sidecars);
+    }
+
+    /// The blob sidecars of `slot`'s block (empty if it carried none).
+    pub fn blob_sidecars(&self, slot: u64) -> Vec<BlobSidecar> {
+        self.blobs.get(&slot).cloned().unwrap_or_default()
     }
 
     /// The block of `slot`, if one was produced.

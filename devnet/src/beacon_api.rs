@@ -7,6 +7,8 @@
 //! | `GET /eth/v1/validator/duties/proposer/{epoch}` | one duty per slot |
 //! | `GET /eth/v1/beacon/headers/{block_id}` | `head`, `genesis`, a slot or a root |
 //! | `GET /eth/v1/beacon/states/{state_id}/validators` | the validator set |
+//! | `GET /eth/v2/debug/beacon/states/{state_id}` | the head state, SSZ (`head`, its slot or its block's state root) |
+//! | `GET /eth/v1/beacon/blob_sidecars/{block_id}` | the blobs the slot's L1 block carried, with KZG commitments and proofs |
 //! | `GET /taiko/v1/proposer_proof/{slot}` | devnet extension: the proposer proof of a slot and the L1 timestamp whose EIP-4788 root it verifies against |
 
 use std::sync::Arc;
@@ -38,16 +40,18 @@ pub fn router(sim: Shared) -> Router {
         .route("/eth/v1/validator/duties/proposer/{epoch}", get(duties))
         .route("/eth/v1/beacon/headers/{block_id}", get(header))
         .route("/eth/v1/beacon/states/{state_id}/validators", get(validators))
+        .route("/eth/v1/beacon/blob_sidecars/{block_id}", get(blob_sidecars))
+        .route("/eth/v2/debug/beacon/states/{state_id}", get(state_ssz))
         .route("/taiko/v1/proposer_proof/{slot}", get(proof))
         .with_state(sim)
 }
 
 fn not_found(what: String) -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({ "code": 404, "message": what }))).into_response()
+    error((StatusCode::NOT_FOUND, what))
 }
 
 fn bad_request(what: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "code": 400, "message": what }))).into_response()
+    error((StatusCode::BAD_REQUEST, what))
 }
 
 async fn genesis(State(sim): State<Shared>) -> Response {
@@ -93,24 +97,35 @@ async fn duties(State(sim): State<Shared>, Path(epoch): Path<String>) -> Respons
         .into_response()
 }
 
-async fn header(State(sim): State<Shared>, Path(block_id): Path<String>) -> Response {
-    let s = sim.read();
-    let block = match block_id.as_str() {
-        "head" => {
-            let (_, slot) = s.head();
-            s.block(slot)
+/// The slot a block id names: `head`, a slot number or a block root.
+fn resolve(s: &BeaconSim, block_id: &str) -> Result<Option<u64>, (StatusCode, String)> {
+    match block_id {
+        "head" => Ok(Some(s.head().1)),
+        "genesis" => {
+            Err((StatusCode::NOT_FOUND, "the genesis block carries no L1 block here".into()))
         }
-        "genesis" => return not_found("the genesis block carries no L1 block here".into()),
         id if id.starts_with("0x") => match id.parse::<B256>() {
-            Ok(root) => s.block_by_root(root),
-            Err(_) => return bad_request(format!("invalid block id {id:?}")),
+            Ok(root) => Ok(s.block_by_root(root).map(|b| b.header.slot)),
+            Err(_) => Err((StatusCode::BAD_REQUEST, format!("invalid block id {id:?}"))),
         },
         id => match id.parse::<u64>() {
-            Ok(slot) => s.block(slot),
-            Err(_) => return bad_request(format!("invalid block id {id:?}")),
+            Ok(slot) => Ok(Some(slot)),
+            Err(_) => Err((StatusCode::BAD_REQUEST, format!("invalid block id {id:?}"))),
         },
+    }
+}
+
+fn error((code, message): (StatusCode, String)) -> Response {
+    (code, Json(json!({ "code": code.as_u16(), "message": message }))).into_response()
+}
+
+async fn header(State(sim): State<Shared>, Path(block_id): Path<String>) -> Response {
+    let s = sim.read();
+    let slot = match resolve(&s, &block_id) {
+        Ok(slot) => slot,
+        Err(e) => return error(e),
     };
-    match block {
+    match slot.and_then(|slot| s.block(slot)) {
         Some(b) => Json(ApiResponse::new(HeaderData {
             root: b.root,
             canonical: true,
@@ -122,6 +137,38 @@ async fn header(State(sim): State<Shared>, Path(block_id): Path<String>) -> Resp
         .into_response(),
         None => not_found(format!("no block {block_id}")),
     }
+}
+
+async fn blob_sidecars(State(sim): State<Shared>, Path(block_id): Path<String>) -> Response {
+    let s = sim.read();
+    let slot = match resolve(&s, &block_id) {
+        Ok(slot) => slot,
+        Err(e) => return error(e),
+    };
+    match slot.filter(|slot| s.block(*slot).is_some()) {
+        Some(slot) => Json(ApiResponse::new(s.blob_sidecars(slot))).into_response(),
+        None => not_found(format!("no block {block_id}")),
+    }
+}
+
+async fn state_ssz(State(sim): State<Shared>, Path(state_id): Path<String>) -> Response {
+    let s = sim.read();
+    let (head_root, head_slot) = s.head();
+    let head_state_root = s.block(head_slot).map(|b| b.header.state_root);
+    let is_head = state_id == "head"
+        || state_id.parse::<u64>().is_ok_and(|slot| slot == head_slot)
+        || state_id.parse::<B256>().is_ok_and(|r| Some(r) == head_state_root || r == head_root);
+    if !is_head {
+        return not_found(format!("state {state_id}: the simulator keeps the head state only"));
+    }
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
+            (axum::http::HeaderName::from_static("eth-consensus-version"), "electra"),
+        ],
+        s.state().to_ssz(),
+    )
+        .into_response()
 }
 
 async fn validators(State(sim): State<Shared>, Path(_state_id): Path<String>) -> Response {

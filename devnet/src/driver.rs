@@ -29,6 +29,20 @@ pub struct SlotOutcome {
     pub bolt_txs: Vec<B256>,
 }
 
+/// KZG commitment and proof of a blob (EIP-4844 trusted setup).
+pub fn blob_commitment_and_proof(blob: &[u8]) -> Result<([u8; 48], [u8; 48]), DevnetError> {
+    let settings = alloy::eips::eip4844::env_settings::EnvKzgSettings::Default.get();
+    let blob =
+        c_kzg::Blob::from_bytes(blob).map_err(|e| DevnetError::Driver(format!("blob: {e}")))?;
+    let commitment = settings
+        .blob_to_kzg_commitment(&blob)
+        .map_err(|e| DevnetError::Driver(format!("kzg commitment: {e}")))?;
+    let proof = settings
+        .compute_blob_kzg_proof(&blob, &commitment.to_bytes())
+        .map_err(|e| DevnetError::Driver(format!("kzg proof: {e}")))?;
+    Ok((*commitment.to_bytes().as_ref(), *proof.to_bytes().as_ref()))
+}
+
 /// Mines slots.
 #[derive(Debug)]
 pub struct SlotDriver {
@@ -60,6 +74,34 @@ impl SlotDriver {
     /// Marks `slot` as missed (no L1 block, no beacon block).
     pub fn miss(&mut self, slot: u64) {
         self.missed.insert(slot);
+    }
+
+    /// The blobs carried by L1 block `number`, with their commitments and proofs, in order.
+    async fn blobs_of(
+        &self,
+        number: u64,
+    ) -> Result<Vec<(Vec<u8>, [u8; 48], [u8; 48])>, DevnetError> {
+        let block: serde_json::Value = self
+            .l1
+            .request("eth_getBlockByNumber", jsonrpsee::rpc_params![format!("0x{number:x}"), true])
+            .await?;
+        let mut out = Vec::new();
+        for tx in block["transactions"].as_array().into_iter().flatten() {
+            if tx["type"] != "0x3" {
+                continue;
+            }
+            let hash: B256 = serde_json::from_value(tx["hash"].clone())
+                .map_err(|e| DevnetError::Driver(format!("block {number}: {e}")))?;
+            let blobs: Vec<alloy::primitives::Bytes> = self
+                .l1
+                .request("anvil_getBlobsByTransactionHash", jsonrpsee::rpc_params![hash])
+                .await?;
+            for blob in blobs {
+                let (commitment, proof) = blob_commitment_and_proof(&blob)?;
+                out.push((blob.to_vec(), commitment, proof));
+            }
+        }
+        Ok(out)
     }
 
     /// Runs the next slot.
@@ -118,6 +160,10 @@ impl SlotDriver {
             )));
         }
         let root = self.beacon.write().produce(slot, block).root;
+        let blobs = self.blobs_of(block.number).await?;
+        if !blobs.is_empty() {
+            self.beacon.write().set_blobs(slot, blobs);
+        }
         tracing::info!(target: "devnet::driver", slot, l1 = block.number, beacon_root = %root, bolt = bolt_txs.len(), "slot");
         Ok(SlotOutcome { slot, l1_block: Some(block), beacon_root: Some(root), bolt_txs })
     }

@@ -131,7 +131,7 @@ fn unix_now() -> u64 {
 /// What to bring up.
 #[derive(Clone, Debug)]
 pub struct DevnetConfig {
-    /// Seconds per slot (12 on mainnet; a few on a devnet).
+    /// Seconds per slot (12 by default, as on mainnet; a few on a devnet).
     pub slot_secs: u64,
     /// Slots per epoch.
     pub slots_per_epoch: u64,
@@ -160,8 +160,8 @@ pub struct DevnetConfig {
 impl Default for DevnetConfig {
     fn default() -> Self {
         Self {
-            slot_secs: 2,
-            slots_per_epoch: 8,
+            slot_secs: 12,
+            slots_per_epoch: 32,
             validators: 8,
             preconfers: 2,
             validators_per_preconfer: 2,
@@ -228,6 +228,13 @@ impl Devnet {
         let preconfers =
             setup::register(&l1, &contracts, &sim, cfg.preconfers, cfg.validators_per_preconfer)
                 .await?;
+        // The L2 devnet accounts get L1 funds too (for deposits, bonds, tests).
+        let eth = alloy::primitives::U256::from(10).pow(alloy::primitives::U256::from(18));
+        for i in 0..20 {
+            let key = keccak256(format!("taiko-preconf/devnet/account/{i}"));
+            let who = PrivateKeySigner::from_bytes(&key).expect("key").address();
+            l1.set_balance(who, eth * alloy::primitives::U256::from(1000)).await?;
+        }
         l1.set_automine(false).await?;
 
         let registered: Vec<u64> = preconfers.iter().flat_map(|p| p.validators.clone()).collect();

@@ -3,7 +3,10 @@
 use std::time::Instant;
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+    consensus::{
+        BlobTransactionSidecar, SidecarBuilder, SignableTransaction, SimpleCoder, TxEip1559,
+        TxEip4844, TxEip4844Variant, TxEip4844WithSidecar, TxEnvelope,
+    },
     eips::eip2718::Encodable2718,
     primitives::{Address, B256, Bytes, Signature, TxKind, U256, address},
     signers::{SignerSync, local::PrivateKeySigner},
@@ -16,6 +19,7 @@ use taiko_devnet::{ClockMode, Devnet, DevnetConfig, anvil::BEACON_ROOTS, bolt::r
 
 /// anvil's third and fourth default accounts: L1 users.
 const USER_KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+const BLOB_KEY: &str = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a";
 const OTHER_KEY: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 
 fn transfer(chain_id: u64, key: &PrivateKeySigner, nonce: u64, to: Address) -> (B256, Vec<u8>) {
@@ -72,6 +76,8 @@ async fn devnet_two_epochs() {
     let dir = std::env::temp_dir().join(format!("taiko-devnet-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = DevnetConfig {
+        slot_secs: 2,
+        slots_per_epoch: 8,
         mode: ClockMode::Manual,
         missed_slots: vec![5],
         manifest_path: Some(dir.join("manifest.json")),
@@ -194,10 +200,38 @@ async fn devnet_two_epochs() {
     let other_nonce = devnet.l1.nonce(other.address()).await.unwrap();
     let (other_hash, other_raw) = transfer(m.l1_chain_id, &other, other_nonce, Address::ZERO);
 
+    // a blob transaction, posted in slot 3
+    let blob_key: PrivateKeySigner = BLOB_KEY.parse().unwrap();
+    let sidecar: BlobTransactionSidecar =
+        SidecarBuilder::<SimpleCoder>::from_slice(b"taiko-preconf devnet blob").build().unwrap();
+    let blob_tx = TxEip4844 {
+        chain_id: m.l1_chain_id,
+        nonce: devnet.l1.nonce(blob_key.address()).await.unwrap(),
+        gas_limit: 100_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 2_000_000_000,
+        to: Address::repeat_byte(0xb1),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+        max_fee_per_blob_gas: 1_000_000_000,
+        input: Default::default(),
+    };
+    let blob_tx =
+        TxEip4844Variant::TxEip4844WithSidecar(TxEip4844WithSidecar::from_tx_and_sidecar(
+            blob_tx,
+            alloy::eips::eip7594::BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
+        ));
+    let blob_sig = blob_key.sign_hash_sync(&blob_tx.signature_hash()).unwrap();
+    let blob_raw = TxEnvelope::Eip4844(blob_tx.into_signed(blob_sig)).encoded_2718();
+
     // ---- two epochs
     let mut mined = Vec::new();
     while devnet.next_slot().await < 2 * spe {
         let slot = devnet.next_slot().await;
+        if slot == 3 {
+            devnet.l1.send_raw(blob_raw.clone()).await.expect("blob tx accepted");
+        }
         if slot == bolt_slot {
             devnet.l1.send_raw(other_raw.clone()).await.unwrap();
         }
@@ -240,6 +274,35 @@ async fn devnet_two_epochs() {
     let (status, r) =
         bolt_request(&m.bolt_rpc, target, &[r2], Some(auth(&user, &[h2], target))).await;
     assert_eq!(status, 200, "before the deadline: {r}");
+
+    // ---- the blob is served as a sidecar of slot 3's block
+    let sidecars: Vec<api::BlobSidecar> = serde_json::from_value(
+        get(format!("{}/eth/v1/beacon/blob_sidecars/3", m.beacon_api)).await["data"].clone(),
+    )
+    .unwrap();
+    assert_eq!(sidecars.len(), 1, "one blob in slot 3");
+    assert_eq!(sidecars[0].blob.as_ref(), sidecar.blobs[0].as_slice(), "the posted blob");
+    assert_eq!(
+        sidecars[0].kzg_commitment.as_ref(),
+        sidecar.commitments[0].as_slice(),
+        "its commitment"
+    );
+    assert_eq!(sidecars[0].kzg_proof.as_ref(), sidecar.proofs[0].as_slice(), "its proof");
+    assert_eq!(sidecars[0].signed_block_header.message.slot, 3);
+    let none: Value = get(format!("{}/eth/v1/beacon/blob_sidecars/4", m.beacon_api)).await;
+    assert_eq!(none["data"], json!([]), "no blobs in slot 4");
+
+    // ---- the head state, SSZ
+    let res =
+        reqwest::get(format!("{}/eth/v2/debug/beacon/states/head", m.beacon_api)).await.unwrap();
+    assert_eq!(res.headers()["content-type"], "application/octet-stream");
+    let ssz = res.bytes().await.unwrap();
+    let n = m.validators.len();
+    assert_eq!(ssz.len(), taiko_beacon::containers::STATE_FIXED_SIZE + n * 121 + n * 8 + 584);
+    let head_slot = devnet.beacon.read().head().1;
+    assert_eq!(u64::from_le_bytes(ssz[40..48].try_into().unwrap()), head_slot, "the head slot");
+    let old = reqwest::get(format!("{}/eth/v2/debug/beacon/states/1", m.beacon_api)).await.unwrap();
+    assert_eq!(old.status().as_u16(), 404, "only the head state is kept");
 
     // ---- every EIP-4788 root on anvil is the simulator's
     let mut previous_root = devnet.beacon.read().genesis_root();

@@ -80,6 +80,24 @@ pub struct SignedHeader {
     pub signature: String,
 }
 
+/// One entry of `GET /eth/v1/beacon/blob_sidecars/{block_id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobSidecar {
+    /// Index of the blob in the block.
+    #[serde(with = "quoted")]
+    pub index: u64,
+    /// The blob (131072 bytes).
+    pub blob: alloy::primitives::Bytes,
+    /// KZG commitment (48 bytes).
+    pub kzg_commitment: alloy::primitives::Bytes,
+    /// KZG proof (48 bytes).
+    pub kzg_proof: alloy::primitives::Bytes,
+    /// The block's header.
+    pub signed_block_header: SignedHeader,
+    /// Inclusion proof of the commitment in the block body (17 roots).
+    pub kzg_commitment_inclusion_proof: Vec<B256>,
+}
+
 /// One entry of `GET /eth/v1/beacon/states/{state_id}/validators`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorData {

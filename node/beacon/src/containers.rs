@@ -22,6 +22,12 @@ pub const VALIDATORS_FIELD: usize = 11;
 pub const VALIDATOR_LIST_DEPTH: usize = 40;
 /// `SLOTS_PER_HISTORICAL_ROOT` (length of `block_roots` / `state_roots`).
 pub const SLOTS_PER_HISTORICAL_ROOT: usize = 8192;
+/// Size of the fixed part of an Electra `BeaconState` (mainnet preset).
+pub const STATE_FIXED_SIZE: usize = 2_736_713;
+/// Size of the fixed part of an `ExecutionPayloadHeader` (Deneb/Electra).
+const PAYLOAD_HEADER_FIXED: usize = 584;
+/// Where the `extra_data` offset sits in an `ExecutionPayloadHeader`.
+const EXTRA_DATA_OFFSET_AT: usize = 436;
 /// `FAR_FUTURE_EPOCH`.
 pub const FAR_FUTURE_EPOCH: u64 = u64::MAX;
 
@@ -177,10 +183,10 @@ impl BeaconState {
         let fork =
             merkleize(&[B256::from(fork_version), B256::from(fork_version), u64_chunk(0)], 2);
         let sync_committee = hash_pair(&zero_hash(10), &zero_hash(1));
-        // ExecutionPayloadHeader (17 fields): logs_bloom is 8 chunks, extra_data an empty
-        // ByteList[32]; everything else a zero chunk.
+        // ExecutionPayloadHeader (17 fields): logs_bloom (field 4) is 8 chunks, extra_data
+        // (field 10) an empty ByteList[32]; everything else a zero chunk.
         let mut payload_header = [B256::ZERO; 17];
-        payload_header[5] = zero_hash(3);
+        payload_header[4] = zero_hash(3);
         payload_header[10] = mix_in_length(&B256::ZERO, 0);
         let payload_header = merkleize(&payload_header, 5);
         [
@@ -229,6 +235,108 @@ impl BeaconState {
         merkleize(&self.field_roots(), STATE_DEPTH)
     }
 
+    /// The SSZ encoding of the state (Electra, mainnet preset sizes), consistent with
+    /// [`Self::hash_tree_root`]: the modelled fields carry their values, the others their
+    /// defaults (empty lists, zero vectors).
+    pub fn to_ssz(&self) -> Vec<u8> {
+        let n = self.validators.len();
+        // variable-size fields, in order: historical_roots, eth1_data_votes, validators,
+        // balances, previous/current participation, inactivity_scores, payload header,
+        // historical_summaries, pending deposits / partial withdrawals / consolidations
+        let mut validators = Vec::with_capacity(n * 121);
+        for v in &self.validators {
+            validators.extend_from_slice(&v.pubkey);
+            validators.extend_from_slice(v.withdrawal_credentials.as_slice());
+            validators.extend_from_slice(&v.effective_balance.to_le_bytes());
+            validators.push(v.slashed as u8);
+            for e in [
+                v.activation_eligibility_epoch,
+                v.activation_epoch,
+                v.exit_epoch,
+                v.withdrawable_epoch,
+            ] {
+                validators.extend_from_slice(&e.to_le_bytes());
+            }
+        }
+        let balances: Vec<u8> =
+            self.validators.iter().flat_map(|v| v.effective_balance.to_le_bytes()).collect();
+        let mut payload_header = vec![0u8; PAYLOAD_HEADER_FIXED];
+        payload_header[EXTRA_DATA_OFFSET_AT..EXTRA_DATA_OFFSET_AT + 4]
+            .copy_from_slice(&(PAYLOAD_HEADER_FIXED as u32).to_le_bytes());
+        let variable: [Vec<u8>; 12] = [
+            vec![],
+            vec![],
+            validators,
+            balances,
+            vec![],
+            vec![],
+            vec![],
+            payload_header,
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        ];
+
+        let mut fixed = Vec::with_capacity(STATE_FIXED_SIZE);
+        let mut offsets_at = Vec::with_capacity(12);
+        let mut offset = |fixed: &mut Vec<u8>| {
+            offsets_at.push(fixed.len());
+            fixed.extend_from_slice(&[0u8; 4]);
+        };
+        let mut fork = [0u8; 16];
+        fork[..4].copy_from_slice(&self.fork_version);
+        fork[4..8].copy_from_slice(&self.fork_version);
+        let h = &self.latest_block_header;
+        fixed.extend_from_slice(&self.genesis_time.to_le_bytes());
+        fixed.extend_from_slice(self.genesis_validators_root.as_slice());
+        fixed.extend_from_slice(&self.slot.to_le_bytes());
+        fixed.extend_from_slice(&fork);
+        fixed.extend_from_slice(&h.slot.to_le_bytes());
+        fixed.extend_from_slice(&h.proposer_index.to_le_bytes());
+        fixed.extend_from_slice(h.parent_root.as_slice());
+        fixed.extend_from_slice(h.state_root.as_slice());
+        fixed.extend_from_slice(h.body_root.as_slice());
+        for i in 0..SLOTS_PER_HISTORICAL_ROOT {
+            let r = self.block_roots.get(i).copied().unwrap_or_default();
+            fixed.extend_from_slice(r.as_slice());
+        }
+        fixed.resize(fixed.len() + SLOTS_PER_HISTORICAL_ROOT * 32, 0); // state_roots
+        offset(&mut fixed); // historical_roots
+        fixed.resize(fixed.len() + 72, 0); // eth1_data
+        offset(&mut fixed); // eth1_data_votes
+        fixed.extend_from_slice(&0u64.to_le_bytes()); // eth1_deposit_index
+        offset(&mut fixed); // validators
+        offset(&mut fixed); // balances
+        fixed.resize(fixed.len() + 65536 * 32, 0); // randao_mixes
+        fixed.resize(fixed.len() + 8192 * 8, 0); // slashings
+        offset(&mut fixed); // previous_epoch_participation
+        offset(&mut fixed); // current_epoch_participation
+        fixed.push(0); // justification_bits
+        fixed.resize(fixed.len() + 3 * 40, 0); // checkpoints
+        offset(&mut fixed); // inactivity_scores
+        fixed.resize(fixed.len() + 2 * (512 * 48 + 48), 0); // sync committees
+        offset(&mut fixed); // latest_execution_payload_header
+        fixed.resize(fixed.len() + 16, 0); // next withdrawal index / validator index
+        offset(&mut fixed); // historical_summaries
+        fixed.extend_from_slice(&u64::MAX.to_le_bytes()); // deposit_requests_start_index
+        fixed.resize(fixed.len() + 5 * 8, 0); // balances to consume, exit / consolidation epochs
+        offset(&mut fixed); // pending_deposits
+        offset(&mut fixed); // pending_partial_withdrawals
+        offset(&mut fixed); // pending_consolidations
+        debug_assert_eq!(fixed.len(), STATE_FIXED_SIZE);
+
+        let mut at = fixed.len();
+        for (pos, part) in offsets_at.iter().zip(&variable) {
+            fixed[*pos..*pos + 4].copy_from_slice(&(at as u32).to_le_bytes());
+            at += part.len();
+        }
+        for part in variable {
+            fixed.extend_from_slice(&part);
+        }
+        fixed
+    }
+
     /// The branch from validator `index`'s pubkey leaf to the state root: 3 + 40 + 1 + 6
     /// siblings (see `LibBeaconProof.sol`).
     pub fn pubkey_branch(&self, index: usize) -> Vec<B256> {
@@ -271,6 +379,47 @@ mod tests {
         let c = hash_pair(&B256::repeat_byte(3), &B256::ZERO);
         let root = hash_pair(&hash_pair(&a, &b), &hash_pair(&c, &zero_hash(1)));
         assert_eq!(h.hash_tree_root(), root);
+    }
+
+    #[test]
+    fn ssz_encoding_matches_the_roots() {
+        let st = BeaconState {
+            genesis_time: 1234,
+            slot: 77,
+            validators: (0..5u8).map(|i| Validator::genesis([i + 1; 48])).collect(),
+            block_roots: vec![B256::repeat_byte(4); SLOTS_PER_HISTORICAL_ROOT],
+            ..Default::default()
+        };
+        let ssz = st.to_ssz();
+        assert_eq!(ssz.len(), STATE_FIXED_SIZE + 5 * 121 + 5 * 8 + 584);
+        let u64_at = |at: usize| u64::from_le_bytes(ssz[at..at + 8].try_into().unwrap());
+        let u32_at = |at: usize| u32::from_le_bytes(ssz[at..at + 4].try_into().unwrap()) as usize;
+        assert_eq!(u64_at(0), 1234, "genesis_time");
+        assert_eq!(u64_at(40), 77, "slot");
+        // validators: its offset follows eth1_deposit_index
+        let validators_offset_at = 8 + 32 + 8 + 16 + 112 + 2 * 8192 * 32 + 4 + 72 + 4 + 8;
+        let v_start = u32_at(validators_offset_at);
+        let b_start = u32_at(validators_offset_at + 4);
+        assert_eq!(v_start, STATE_FIXED_SIZE, "validators come first after empty lists");
+        assert_eq!(b_start - v_start, 5 * 121);
+        // decode the validators back and re-derive the validators root from the bytes
+        let decoded: Vec<Validator> = ssz[v_start..b_start]
+            .chunks(121)
+            .map(|c| Validator {
+                pubkey: c[..48].try_into().unwrap(),
+                withdrawal_credentials: B256::from_slice(&c[48..80]),
+                effective_balance: u64::from_le_bytes(c[80..88].try_into().unwrap()),
+                slashed: c[88] == 1,
+                activation_eligibility_epoch: u64::from_le_bytes(c[89..97].try_into().unwrap()),
+                activation_epoch: u64::from_le_bytes(c[97..105].try_into().unwrap()),
+                exit_epoch: u64::from_le_bytes(c[105..113].try_into().unwrap()),
+                withdrawable_epoch: u64::from_le_bytes(c[113..121].try_into().unwrap()),
+            })
+            .collect();
+        assert_eq!(decoded, st.validators);
+        // the payload header is last: its extra_data offset points at its end
+        let ph = ssz.len() - 584;
+        assert_eq!(u32_at(ph + EXTRA_DATA_OFFSET_AT), 584);
     }
 
     #[test]
