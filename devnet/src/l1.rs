@@ -109,6 +109,25 @@ impl L1Client {
             .map_err(|e| DevnetError::Rpc { method: "eth_call", message: e.to_string() })
     }
 
+    /// The preconfer a validator key maps onto at `timestamp` in `registry` (none if unmapped).
+    pub async fn preconfer_of(
+        &self,
+        registry: Address,
+        key_hash: B256,
+        timestamp: u64,
+    ) -> Result<Option<Address>, DevnetError> {
+        let p = self
+            .call(
+                registry,
+                taiko_contracts::PreconfRegistry::preconferOfCall {
+                    keyHash: key_hash,
+                    timestamp: U256::from(timestamp),
+                },
+            )
+            .await?;
+        Ok((p != Address::ZERO).then_some(p))
+    }
+
     /// The next nonce of `who`, counting pending transactions.
     pub async fn nonce(&self, who: Address) -> Result<u64, DevnetError> {
         let n: U256 = self.request("eth_getTransactionCount", rpc_params![who, "pending"]).await?;

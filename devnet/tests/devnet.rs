@@ -14,7 +14,7 @@ use alloy::{
 };
 use serde_json::{Value, json};
 use taiko_beacon::{ProposerProof, api};
-use taiko_contracts::{BeaconProofVerifier, LibBeaconProof, PreconfRegistry};
+use taiko_contracts::{BeaconProofVerifier, LibBeaconProof};
 use taiko_devnet::{ClockMode, Devnet, DevnetConfig, anvil::BEACON_ROOTS, bolt::request_digest};
 
 /// anvil's third and fourth default accounts: L1 users.
@@ -346,15 +346,10 @@ async fn devnet_two_epochs() {
         assert_eq!(proof.verify(out.beacon_root.unwrap()).unwrap(), key_hash, "Rust agrees");
         let preconfer = devnet
             .l1
-            .call(
-                m.contracts.registry,
-                PreconfRegistry::preconferOfCall {
-                    keyHash: key_hash,
-                    timestamp: U256::from(out.l1_block.unwrap().timestamp),
-                },
-            )
+            .preconfer_of(m.contracts.registry, key_hash, out.l1_block.unwrap().timestamp)
             .await
-            .unwrap();
+            .unwrap()
+            .unwrap_or(Address::ZERO);
         match m.validators[index].preconfer {
             Some(p) => {
                 assert_eq!(preconfer, p);

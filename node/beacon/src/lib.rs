@@ -4,6 +4,7 @@
 //! lookahead dispute proves such a claim wrong on L1 with an SSZ Merkle proof against the
 //! EIP-4788 beacon block root. This crate holds what both sides of that need:
 //!
+//! - [`clock`]: [`clock::SlotClock`], slots and epochs from the beacon genesis;
 //! - [`ssz`]: SHA-256 merkleization (`hash_tree_root`), zero hashes, proofs over sparse trees;
 //! - [`containers`]: the Electra containers involved — [`BeaconBlockHeader`], [`Validator`] and
 //!   the [`BeaconState`] field layout (37 fields, `validators` at generalized index 75), with
@@ -19,6 +20,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod api;
+pub mod clock;
 pub mod containers;
 pub mod proof;
 pub mod ssz;

@@ -1,0 +1,25 @@
+//! The preconfirmation extension, installed into the host node like a reth ExEx.
+//!
+//! This crate grows with the milestone; what it holds so far:
+//!
+//! - [`clock`]: L2 ticks — when blocks are released within L1 slots (a uniform block time, or
+//!   fixed offsets inside each slot such as `3/6/9/12−x s`), over a system or a manual clock;
+//! - [`lookahead`]: who may preconfirm each slot — beacon duties × registry, the fallback, and
+//!   the owner of any timestamp — exactly as `PreconfTaskManager` accepts it;
+//! - [`protection`]: the slashing-protection database. Before any commitment signature leaves
+//!   the process, the (signer, L2 chain, height) → commitment record is durably written; a
+//!   different commitment at a recorded height is refused, across crashes and restarts. Records
+//!   export to and import from a JSON interchange file in the spirit of EIP-3076;
+//! - [`signer`]: the [`signer::PreconfSigner`] trait (a local key from an encrypted keystore
+//!   file, or a remote signer such as web3signer behind the same trait) and the
+//!   [`signer::CommitmentSigner`] that only signs what the protection database allows.
+//!
+//! The commitment itself — the EIP-712 `Preconfirmation` — is defined once, in
+//! [`taiko_contracts::wire`], where a cross-language test proves the contracts accept it.
+
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod clock;
+pub mod lookahead;
+pub mod protection;
+pub mod signer;

@@ -1,0 +1,347 @@
+//! Slashing protection: never sign two different preconfirmations at one L2 height.
+//!
+//! The database (redb, one file) maps `(signer, L2 chain id, height)` to the record of the
+//! commitment signed there: its EIP-712 signing digest, and for audit its parent digest and
+//! tx-list hash. [`ProtectionDb::authorize`] runs before every signature:
+//!
+//! - no record at that height → the record is written and **committed durably (fsync)**, then
+//!   signing may proceed;
+//! - the same digest → signing may proceed (re-signing the same commitment is harmless, e.g.
+//!   after a crash between signing and publishing);
+//! - a different digest → refused with [`ProtectionError::Conflict`].
+//!
+//! A crash anywhere leaves either no record (nothing was signed) or the record (whatever was
+//! signed, if anything, is that commitment), so a restarted node can never produce a second,
+//! different signature at a height. The interchange file ([`Interchange`]) moves the records
+//! between machines; importing never removes or replaces a record, so a height recorded on
+//! either side stays blocked for any other commitment.
+
+use std::path::Path;
+
+use alloy::primitives::{Address, B256};
+use redb::{Database, Durability, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// `(signer, l2 chain id, height)` → `digest ‖ parent digest ‖ tx-list hash`.
+const SIGNED: TableDefinition<'static, ([u8; 20], u64, u64), [u8; 96]> =
+    TableDefinition::new("signed_preconfirmations");
+
+/// The interchange format name.
+pub const INTERCHANGE_FORMAT: &str = "taiko-preconf-slashing-protection";
+/// The interchange format version.
+pub const INTERCHANGE_VERSION: &str = "1";
+
+/// What was signed at a height.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedRecord {
+    /// The EIP-712 signing digest of the commitment.
+    pub signing_root: B256,
+    /// The commitment's parent digest.
+    pub parent_digest: B256,
+    /// The commitment's tx-list hash.
+    pub tx_list_hash: B256,
+}
+
+impl SignedRecord {
+    fn to_bytes(self) -> [u8; 96] {
+        let mut b = [0u8; 96];
+        b[..32].copy_from_slice(self.signing_root.as_slice());
+        b[32..64].copy_from_slice(self.parent_digest.as_slice());
+        b[64..].copy_from_slice(self.tx_list_hash.as_slice());
+        b
+    }
+
+    fn from_bytes(b: &[u8; 96]) -> Self {
+        Self {
+            signing_root: B256::from_slice(&b[..32]),
+            parent_digest: B256::from_slice(&b[32..64]),
+            tx_list_hash: B256::from_slice(&b[64..]),
+        }
+    }
+}
+
+/// The answer to "may I sign this?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Authorized {
+    /// First signature at this height; the record is now durable.
+    New,
+    /// The same commitment was signed before.
+    AlreadySigned,
+}
+
+/// Why signing is refused or the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtectionError {
+    /// A different commitment was already signed at this height.
+    #[error(
+        "refusing to sign at height {height} of chain {chain_id}: {recorded} was signed there, not {requested}"
+    )]
+    Conflict {
+        /// The L2 chain.
+        chain_id: u64,
+        /// The height.
+        height: u64,
+        /// The digest on record.
+        recorded: B256,
+        /// The digest asked for.
+        requested: B256,
+    },
+    /// The database failed; nothing may be signed.
+    #[error("slashing-protection database: {0}")]
+    Db(String),
+    /// The interchange file is not ours or not readable.
+    #[error("interchange file: {0}")]
+    Interchange(String),
+}
+
+fn db_err(e: impl std::fmt::Display) -> ProtectionError {
+    ProtectionError::Db(e.to_string())
+}
+
+/// The interchange file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interchange {
+    /// Format and version.
+    pub metadata: InterchangeMetadata,
+    /// Records per signer and chain.
+    pub data: Vec<InterchangeSigner>,
+}
+
+/// Interchange metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterchangeMetadata {
+    /// Always [`INTERCHANGE_FORMAT`].
+    pub interchange_format: String,
+    /// Always [`INTERCHANGE_VERSION`].
+    pub interchange_format_version: String,
+}
+
+/// The records of one signer on one chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterchangeSigner {
+    /// The signer.
+    pub signer: Address,
+    /// The L2 chain id (decimal string).
+    #[serde(with = "taiko_beacon::api::quoted")]
+    pub l2_chain_id: u64,
+    /// What it signed.
+    pub signed_blocks: Vec<InterchangeBlock>,
+}
+
+/// One signed height.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterchangeBlock {
+    /// The height (decimal string).
+    #[serde(with = "taiko_beacon::api::quoted")]
+    pub height: u64,
+    /// The record.
+    #[serde(flatten)]
+    pub record: SignedRecord,
+}
+
+/// What an import did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Records added.
+    pub imported: usize,
+    /// Records already present and identical.
+    pub unchanged: usize,
+    /// Records that differ from ours; ours are kept (the height stays blocked either way).
+    pub conflicts: usize,
+}
+
+/// The slashing-protection database.
+#[derive(Debug)]
+pub struct ProtectionDb {
+    db: Database,
+}
+
+impl ProtectionDb {
+    /// Opens (or creates) the database file.
+    pub fn open(path: &Path) -> Result<Self, ProtectionError> {
+        let db = Database::create(path).map_err(db_err)?;
+        let w = db.begin_write().map_err(db_err)?;
+        w.open_table(SIGNED).map_err(db_err)?;
+        w.commit().map_err(db_err)?;
+        Ok(Self { db })
+    }
+
+    /// The record at a height, if any.
+    pub fn record(
+        &self,
+        signer: Address,
+        chain_id: u64,
+        height: u64,
+    ) -> Result<Option<SignedRecord>, ProtectionError> {
+        let r = self.db.begin_read().map_err(db_err)?;
+        let t = r.open_table(SIGNED).map_err(db_err)?;
+        Ok(t.get((signer.0.0, chain_id, height))
+            .map_err(db_err)?
+            .map(|v| SignedRecord::from_bytes(&v.value())))
+    }
+
+    /// Decides whether `signer` may sign `record` at `height`, recording it durably first if it
+    /// is the first signature there.
+    pub fn authorize(
+        &self,
+        signer: Address,
+        chain_id: u64,
+        height: u64,
+        record: SignedRecord,
+    ) -> Result<Authorized, ProtectionError> {
+        let mut w = self.db.begin_write().map_err(db_err)?;
+        w.set_durability(Durability::Immediate);
+        {
+            let mut t = w.open_table(SIGNED).map_err(db_err)?;
+            let key = (signer.0.0, chain_id, height);
+            if let Some(existing) = t.get(key).map_err(db_err)? {
+                let existing = SignedRecord::from_bytes(&existing.value());
+                return if existing.signing_root == record.signing_root {
+                    Ok(Authorized::AlreadySigned)
+                } else {
+                    tracing::error!(target: "preconf::protection", %signer, chain_id, height, recorded = %existing.signing_root, requested = %record.signing_root, "refused a second commitment at a signed height");
+                    Err(ProtectionError::Conflict {
+                        chain_id,
+                        height,
+                        recorded: existing.signing_root,
+                        requested: record.signing_root,
+                    })
+                };
+            }
+            t.insert(key, record.to_bytes()).map_err(db_err)?;
+        }
+        w.commit().map_err(db_err)?;
+        Ok(Authorized::New)
+    }
+
+    /// Every record, as an interchange file.
+    pub fn export(&self) -> Result<Interchange, ProtectionError> {
+        let r = self.db.begin_read().map_err(db_err)?;
+        let t = r.open_table(SIGNED).map_err(db_err)?;
+        let mut data: Vec<InterchangeSigner> = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let (signer, chain, height) = k.value();
+            let signer = Address::from(signer);
+            let block = InterchangeBlock { height, record: SignedRecord::from_bytes(&v.value()) };
+            match data.iter_mut().find(|d| d.signer == signer && d.l2_chain_id == chain) {
+                Some(d) => d.signed_blocks.push(block),
+                None => data.push(InterchangeSigner {
+                    signer,
+                    l2_chain_id: chain,
+                    signed_blocks: vec![block],
+                }),
+            }
+        }
+        Ok(Interchange {
+            metadata: InterchangeMetadata {
+                interchange_format: INTERCHANGE_FORMAT.into(),
+                interchange_format_version: INTERCHANGE_VERSION.into(),
+            },
+            data,
+        })
+    }
+
+    /// Merges an interchange file: adds what is missing, never replaces a record.
+    pub fn import(&self, file: &Interchange) -> Result<ImportReport, ProtectionError> {
+        if file.metadata.interchange_format != INTERCHANGE_FORMAT
+            || file.metadata.interchange_format_version != INTERCHANGE_VERSION
+        {
+            return Err(ProtectionError::Interchange(format!(
+                "format {} v{}, expected {INTERCHANGE_FORMAT} v{INTERCHANGE_VERSION}",
+                file.metadata.interchange_format, file.metadata.interchange_format_version
+            )));
+        }
+        let mut report = ImportReport::default();
+        let mut w = self.db.begin_write().map_err(db_err)?;
+        w.set_durability(Durability::Immediate);
+        {
+            let mut t = w.open_table(SIGNED).map_err(db_err)?;
+            for s in &file.data {
+                for b in &s.signed_blocks {
+                    let key = (s.signer.0.0, s.l2_chain_id, b.height);
+                    let existing =
+                        t.get(key).map_err(db_err)?.map(|v| SignedRecord::from_bytes(&v.value()));
+                    match existing {
+                        None => {
+                            t.insert(key, b.record.to_bytes()).map_err(db_err)?;
+                            report.imported += 1;
+                        }
+                        Some(e) if e.signing_root == b.record.signing_root => report.unchanged += 1,
+                        Some(_) => report.conflicts += 1,
+                    }
+                }
+            }
+        }
+        w.commit().map_err(db_err)?;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: u8) -> SignedRecord {
+        SignedRecord {
+            signing_root: B256::repeat_byte(n),
+            parent_digest: B256::repeat_byte(0xa0),
+            tx_list_hash: B256::repeat_byte(0xb0),
+        }
+    }
+
+    const ME: Address = Address::repeat_byte(0x11);
+
+    #[test]
+    fn refuses_a_second_commitment_at_a_height_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("protection.redb");
+        {
+            let db = ProtectionDb::open(&path).unwrap();
+            assert_eq!(db.authorize(ME, 1, 10, rec(1)).unwrap(), Authorized::New);
+            assert_eq!(db.authorize(ME, 1, 10, rec(1)).unwrap(), Authorized::AlreadySigned);
+            assert!(matches!(
+                db.authorize(ME, 1, 10, rec(2)),
+                Err(ProtectionError::Conflict { height: 10, .. })
+            ));
+            // other heights, chains and signers are independent
+            assert_eq!(db.authorize(ME, 1, 11, rec(2)).unwrap(), Authorized::New);
+            assert_eq!(db.authorize(ME, 2, 10, rec(2)).unwrap(), Authorized::New);
+            assert_eq!(db.authorize(Address::ZERO, 1, 10, rec(2)).unwrap(), Authorized::New);
+        }
+        // a restart (the process died after recording) keeps the height blocked
+        let db = ProtectionDb::open(&path).unwrap();
+        assert!(matches!(db.authorize(ME, 1, 10, rec(3)), Err(ProtectionError::Conflict { .. })));
+        assert_eq!(db.authorize(ME, 1, 10, rec(1)).unwrap(), Authorized::AlreadySigned);
+        assert_eq!(db.record(ME, 1, 10).unwrap(), Some(rec(1)));
+    }
+
+    #[test]
+    fn interchange_round_trip_and_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = ProtectionDb::open(&dir.path().join("a.redb")).unwrap();
+        a.authorize(ME, 167010, 1, rec(1)).unwrap();
+        a.authorize(ME, 167010, 2, rec(2)).unwrap();
+        let file = a.export().unwrap();
+        let json = serde_json::to_string_pretty(&file).unwrap();
+        assert!(json.contains("\"height\": \"2\""), "decimal strings: {json}");
+        let back: Interchange = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, file);
+
+        let b = ProtectionDb::open(&dir.path().join("b.redb")).unwrap();
+        b.authorize(ME, 167010, 2, rec(9)).unwrap(); // b signed something else at 2
+        let report = b.import(&back).unwrap();
+        assert_eq!(report, ImportReport { imported: 1, unchanged: 0, conflicts: 1 });
+        // height 1 now blocked on b for anything but rec(1); height 2 keeps b's record
+        assert!(b.authorize(ME, 167010, 1, rec(5)).is_err());
+        assert_eq!(b.record(ME, 167010, 2).unwrap(), Some(rec(9)));
+        assert_eq!(
+            b.import(&back).unwrap(),
+            ImportReport { imported: 0, unchanged: 1, conflicts: 1 }
+        );
+
+        let mut wrong = back.clone();
+        wrong.metadata.interchange_format_version = "0".into();
+        assert!(matches!(b.import(&wrong), Err(ProtectionError::Interchange(_))));
+    }
+}
