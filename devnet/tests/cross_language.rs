@@ -186,12 +186,14 @@ async fn rust_signatures_are_accepted_on_l1() {
         l2ChainId: L2_CHAIN_ID,
         blockNumber: 4,
         parentHash: B256::repeat_byte(0x11),
+        blockHash: B256::repeat_byte(0x12),
         parentDigest: digest,
         txListHash: tx_list_hash,
         timestamp: propose_at + 2,
         anchorBlockId: number,
         coinbase: me,
         windowEnd: last_slot,
+        endOfSequencing: false,
     };
     let a = commit(B256::repeat_byte(0xaa));
     let b = commit(B256::repeat_byte(0xbb));

@@ -6,6 +6,8 @@
 //!   fixed offsets inside each slot such as `3/6/9/12−x s`), over a system or a manual clock;
 //! - [`lookahead`]: who may preconfirm each slot — beacon duties × registry, the fallback, and
 //!   the owner of any timestamp — exactly as `PreconfTaskManager` accepts it;
+//! - [`message`]: the gossip message — a preconfirmed block with its signed commitment, its
+//!   versioned, snappy-compressed, size-bounded wire format, and the checks before import;
 //! - [`protection`]: the slashing-protection database. Before any commitment signature leaves
 //!   the process, the (signer, L2 chain, height) → commitment record is durably written; a
 //!   different commitment at a recorded height is refused, across crashes and restarts. Records
@@ -21,5 +23,6 @@
 
 pub mod clock;
 pub mod lookahead;
+pub mod message;
 pub mod protection;
 pub mod signer;

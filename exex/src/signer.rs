@@ -132,12 +132,21 @@ impl CommitmentSigner {
     }
 }
 
-/// The signer of a commitment under `domain`, or `None` for a malformed signature.
+/// The signer of a commitment under `domain`, or `None` for a malformed or non-canonical
+/// signature. Canonical means what the contracts accept (OpenZeppelin `ECDSA`): 65 bytes,
+/// `v` 27 or 28, `s` in the lower half of the curve order — so one commitment has exactly one
+/// valid signature encoding, and gossip cannot carry the same block under two ids.
 pub fn recover_commitment_signer(
     c: &Preconfirmation,
     domain: &Eip712Domain,
     signature: &[u8],
 ) -> Option<Address> {
+    if signature.len() != 65 || !matches!(signature[64], 27 | 28) {
+        return None;
+    }
     let sig = Signature::from_raw(signature).ok()?;
+    if sig.normalize_s().is_some() {
+        return None; // high s
+    }
     sig.recover_address_from_prehash(&wire::preconf_signing_hash(c, domain)).ok()
 }

@@ -19,12 +19,14 @@ fn commitment(height: u64, tx: u8) -> Preconfirmation {
         l2ChainId: 167010,
         blockNumber: height,
         parentHash: B256::repeat_byte(1),
+        blockHash: B256::repeat_byte(6),
         parentDigest: B256::repeat_byte(2),
         txListHash: B256::repeat_byte(tx),
         timestamp: 1_000,
         anchorBlockId: 5,
         coinbase: Address::repeat_byte(3),
         windowEnd: 2_000,
+        endOfSequencing: false,
     }
 }
 
@@ -55,6 +57,20 @@ async fn signs_once_per_height_and_refuses_a_different_block() {
     // a tampered commitment does not recover the signer
     assert_ne!(recover_commitment_signer(&b, signer.domain(), &sig), Some(key().address()));
     assert_eq!(recover_commitment_signer(&a, signer.domain(), &sig[..64]), None, "malformed");
+    let mut other_v = sig;
+    other_v[64] += 32; // an EIP-155-style v for the same parity
+    assert_eq!(recover_commitment_signer(&a, signer.domain(), &other_v), None, "non-canonical v");
+    // the same signature with s' = n - s (and the other parity): valid for ECDSA, refused here
+    let n = alloy::primitives::U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .unwrap();
+    let s_val = alloy::primitives::U256::from_be_slice(&sig[32..64]);
+    let mut high = sig;
+    high[32..64].copy_from_slice(&(n - s_val).to_be_bytes::<32>());
+    high[64] = if sig[64] == 27 { 28 } else { 27 };
+    assert_eq!(recover_commitment_signer(&a, signer.domain(), &high), None, "high s");
 }
 
 #[tokio::test]

@@ -55,12 +55,14 @@ contract PreconfTaskManager is EIP712 {
         uint64 l2ChainId;
         uint64 blockNumber;
         bytes32 parentHash;
+        bytes32 blockHash;
         bytes32 parentDigest;
         bytes32 txListHash;
         uint64 timestamp;
         uint64 anchorBlockId;
         address coinbase;
         uint64 windowEnd;
+        bool endOfSequencing;
     }
 
     /// @notice The kinds of slashable faults.
@@ -72,7 +74,7 @@ contract PreconfTaskManager is EIP712 {
 
     /// @notice The EIP-712 type hash of `Preconfirmation`.
     bytes32 public constant PRECONFIRMATION_TYPEHASH = keccak256(
-        "Preconfirmation(uint64 l2ChainId,uint64 blockNumber,bytes32 parentHash,bytes32 parentDigest,bytes32 txListHash,uint64 timestamp,uint64 anchorBlockId,address coinbase,uint64 windowEnd)"
+        "Preconfirmation(uint64 l2ChainId,uint64 blockNumber,bytes32 parentHash,bytes32 blockHash,bytes32 parentDigest,bytes32 txListHash,uint64 timestamp,uint64 anchorBlockId,address coinbase,uint64 windowEnd,bool endOfSequencing)"
     );
     /// @notice The EIP-4788 beacon roots contract.
     address public constant BEACON_ROOTS = 0x000F3df6D732807Ef1319fB7B8bB8522d0Beac02;

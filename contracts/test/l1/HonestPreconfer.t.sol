@@ -88,12 +88,14 @@ contract HonestHandler is TestBase {
                 l2ChainId: inbox.l2ChainId(),
                 blockNumber: id,
                 parentHash: keccak256(abi.encode("l2", id)),
+                blockHash: keccak256(abi.encode("l2", id + 1)),
                 parentDigest: parent,
                 txListHash: lie ? keccak256("another tx list") : p.blocks[i].txListHash,
                 timestamp: p.lastBlockTimestamp,
                 anchorBlockId: p.blocks[i].anchorBlockId,
                 coinbase: alice,
-                windowEnd: windowEnd
+                windowEnd: windowEnd,
+                endOfSequencing: i + 1 == p.blocks.length
             });
             (uint8 v, bytes32 r, bytes32 s) = vm.sign(aliceKey, tm.hashPreconfirmation(c));
             commitments.push(c);

@@ -155,6 +155,7 @@ abstract contract L1Fixture is TestBase {
         c.l2ChainId = L2_CHAIN_ID;
         c.blockNumber = firstBlockId + uint64(idx);
         c.parentHash = keccak256(abi.encode("l2 parent", c.blockNumber));
+        c.blockHash = keccak256(abi.encode("l2 block", c.blockNumber));
         c.parentDigest = parentDigest;
         c.txListHash = p.blocks[idx].txListHash;
         c.timestamp = LibBatch.blockTimestamp(p.blocks, p.lastBlockTimestamp, idx);

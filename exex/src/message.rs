@@ -1,0 +1,284 @@
+//! The gossip message: a preconfirmed block with its signed commitment.
+//!
+//! Wire format, version 1 — raw snappy of:
+//!
+//! ```text
+//! version (1 byte) ‖ flags (1 byte, reserved, 0) ‖ signature (65 bytes, r‖s‖v)
+//!   ‖ abi.encode(Preconfirmation) (11 words) ‖ RLP(block)
+//! ```
+//!
+//! Everything is signed: the commitment names the block hash (so every header field, and through
+//! the transactions root every transaction, is covered) and carries the end-of-sequencing mark,
+//! so a relayer cannot alter a block or flip a handover without breaking the signature.
+//!
+//! Both sizes are bounded before anything is allocated: at most [`MAX_COMPRESSED`] bytes on
+//! the wire and [`MAX_DECOMPRESSED`] after snappy (the length snappy announces is checked first).
+//! The message id is the first 20 bytes of `keccak256` of the decompressed payload, so the same
+//! content gossiped twice is recognised whatever the compression.
+//!
+//! [`validate`] applies the checks a node makes before forwarding or importing: the chain, the
+//! block matching its commitment (number, parent, timestamp, coinbase, tx-list hash, the
+//! transactions root, the block hash — so no transaction, the anchor included, can change), the
+//! signature, and that the signer owns the preconfirmation window of the block's timestamp; then
+//! continuity with the local head decides between importing now and ignoring (old, gap, other
+//! branch). Execution is checked by importing.
+
+use alloy::{
+    consensus::TxEnvelope,
+    primitives::{Address, B256, keccak256},
+    rlp::{Decodable, Encodable},
+    sol_types::{Eip712Domain, SolValue},
+};
+use taiko_contracts::wire::Preconfirmation;
+
+use crate::signer::recover_commitment_signer;
+
+/// The current wire version.
+pub const VERSION: u8 = 1;
+/// Largest message on the wire.
+pub const MAX_COMPRESSED: usize = 1 << 20;
+/// Largest message after decompression.
+pub const MAX_DECOMPRESSED: usize = 4 << 20;
+const COMMITMENT_LEN: usize = 11 * 32;
+const HEAD_LEN: usize = 2 + 65 + COMMITMENT_LEN;
+
+/// An L2 block as gossiped (header and transactions, the anchor first).
+pub type Block = alloy::consensus::Block<TxEnvelope>;
+
+/// A preconfirmed block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreconfMessage {
+    /// The signed commitment (its `endOfSequencing` marks the last block of a turn).
+    pub commitment: Preconfirmation,
+    /// Its signature.
+    pub signature: [u8; 65],
+    /// The block.
+    pub block: Block,
+}
+
+/// Why bytes are not a message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Over [`MAX_COMPRESSED`] or announcing more than [`MAX_DECOMPRESSED`].
+    #[error("message too large: {0} bytes")]
+    TooLarge(usize),
+    /// Not valid snappy.
+    #[error("snappy: {0}")]
+    Snappy(String),
+    /// An unknown version.
+    #[error("unsupported version {0}")]
+    Version(u8),
+    /// Reserved flag bits are set.
+    #[error("reserved flags {0:#x}")]
+    Flags(u8),
+    /// Shorter than the fixed head.
+    #[error("truncated message")]
+    Truncated,
+    /// The commitment does not decode.
+    #[error("commitment: {0}")]
+    Commitment(String),
+    /// The block does not decode, or bytes follow it.
+    #[error("block: {0}")]
+    Block(String),
+}
+
+impl PreconfMessage {
+    /// The payload before compression.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEAD_LEN + self.block.length());
+        out.push(VERSION);
+        out.push(0);
+        out.extend_from_slice(&self.signature);
+        out.extend_from_slice(&self.commitment.abi_encode());
+        self.block.encode(&mut out);
+        out
+    }
+
+    /// The wire bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        snap::raw::Encoder::new().compress_vec(&self.payload()).expect("in-memory compression")
+    }
+
+    /// Parses wire bytes.
+    pub fn decode(wire: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_payload(&decompress(wire)?)
+    }
+
+    /// Parses a decompressed payload.
+    pub fn decode_payload(p: &[u8]) -> Result<Self, DecodeError> {
+        if p.len() < HEAD_LEN {
+            return Err(DecodeError::Truncated);
+        }
+        if p[0] != VERSION {
+            return Err(DecodeError::Version(p[0]));
+        }
+        if p[1] != 0 {
+            return Err(DecodeError::Flags(p[1]));
+        }
+        let signature: [u8; 65] = p[2..67].try_into().expect("65 bytes");
+        let commitment = Preconfirmation::abi_decode(&p[67..HEAD_LEN])
+            .map_err(|e| DecodeError::Commitment(e.to_string()))?;
+        let mut rest = &p[HEAD_LEN..];
+        let block = Block::decode(&mut rest).map_err(|e| DecodeError::Block(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Block(format!("{} trailing bytes", rest.len())));
+        }
+        Ok(Self { commitment, signature, block })
+    }
+}
+
+/// Decompresses wire bytes within the size limits.
+pub fn decompress(wire: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    if wire.len() > MAX_COMPRESSED {
+        return Err(DecodeError::TooLarge(wire.len()));
+    }
+    let len = snap::raw::decompress_len(wire).map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    if len > MAX_DECOMPRESSED {
+        return Err(DecodeError::TooLarge(len));
+    }
+    snap::raw::Decoder::new().decompress_vec(wire).map_err(|e| DecodeError::Snappy(e.to_string()))
+}
+
+/// The content-addressed message id: the first 20 bytes of `keccak256(payload)`.
+pub fn message_id(wire: &[u8]) -> Vec<u8> {
+    match decompress(wire) {
+        Ok(p) => keccak256(&p)[..20].to_vec(),
+        Err(_) => keccak256(wire)[..20].to_vec(),
+    }
+}
+
+/// `keccak256(RLP(transactions without the anchor))`: the tx-list hash a commitment carries.
+pub fn tx_list_hash(block: &Block) -> B256 {
+    let txs = block.body.transactions.get(1..).unwrap_or_default();
+    let mut out = Vec::new();
+    alloy::rlp::encode_list::<TxEnvelope, TxEnvelope>(txs, &mut out);
+    keccak256(out)
+}
+
+/// What a node knows when it checks a message.
+pub trait ValidationContext {
+    /// The L2 chain id.
+    fn l2_chain_id(&self) -> u64;
+    /// The commitment domain (L1 chain, task manager).
+    fn domain(&self) -> &Eip712Domain;
+    /// The preconfer owning the window that contains `timestamp`, if known.
+    fn preconfer_at(&self, timestamp: u64) -> Option<Address>;
+    /// The local head: number and hash.
+    fn head(&self) -> (u64, B256);
+}
+
+/// Why a message is refused: the sender is penalised.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not decodable.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// For another L2 chain.
+    #[error("commitment for chain {0}")]
+    WrongChain(u64),
+    /// The block is not the one committed to.
+    #[error("block does not match its commitment: {0}")]
+    Mismatch(&'static str),
+    /// The signature does not recover.
+    #[error("bad signature")]
+    BadSignature,
+    /// Signed by someone who does not own the window.
+    #[error("signed by {signer}, the window belongs to {expected:?}")]
+    NotThePreconfer {
+        /// The signer.
+        signer: Address,
+        /// The window's owner, if known.
+        expected: Option<Address>,
+    },
+}
+
+/// Why a valid message is not imported now: nobody is penalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// At or below the head.
+    Old,
+    /// Blocks are missing between the head and it (fetch them).
+    Gap {
+        /// The first missing number.
+        from: u64,
+    },
+    /// It does not extend the head.
+    OtherBranch,
+}
+
+/// The outcome of [`validate`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward and import.
+    Accept {
+        /// The signer.
+        signer: Address,
+    },
+    /// Valid but not for now.
+    Ignore {
+        /// The signer.
+        signer: Address,
+        /// Why.
+        why: Ignored,
+    },
+    /// Invalid.
+    Reject(Rejection),
+}
+
+/// Checks a decoded message.
+pub fn validate(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Verdict {
+    match check(msg, ctx) {
+        Err(r) => Verdict::Reject(r),
+        Ok(signer) => {
+            let (head, head_hash) = ctx.head();
+            let n = msg.block.header.number;
+            if n <= head {
+                Verdict::Ignore { signer, why: Ignored::Old }
+            } else if n > head + 1 {
+                Verdict::Ignore { signer, why: Ignored::Gap { from: head + 1 } }
+            } else if msg.block.header.parent_hash != head_hash {
+                Verdict::Ignore { signer, why: Ignored::OtherBranch }
+            } else {
+                Verdict::Accept { signer }
+            }
+        }
+    }
+}
+
+fn check(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Result<Address, Rejection> {
+    let c = &msg.commitment;
+    let h = &msg.block.header;
+    if c.l2ChainId != ctx.l2_chain_id() {
+        return Err(Rejection::WrongChain(c.l2ChainId));
+    }
+    if h.number != c.blockNumber {
+        return Err(Rejection::Mismatch("number"));
+    }
+    if h.parent_hash != c.parentHash {
+        return Err(Rejection::Mismatch("parent hash"));
+    }
+    if h.timestamp != c.timestamp {
+        return Err(Rejection::Mismatch("timestamp"));
+    }
+    if h.beneficiary != c.coinbase {
+        return Err(Rejection::Mismatch("coinbase"));
+    }
+    if tx_list_hash(&msg.block) != c.txListHash {
+        return Err(Rejection::Mismatch("tx-list hash"));
+    }
+    if alloy::consensus::proofs::calculate_transaction_root(&msg.block.body.transactions)
+        != h.transactions_root
+    {
+        return Err(Rejection::Mismatch("transactions root"));
+    }
+    if h.hash_slow() != c.blockHash {
+        return Err(Rejection::Mismatch("block hash"));
+    }
+    let signer = recover_commitment_signer(c, ctx.domain(), &msg.signature)
+        .ok_or(Rejection::BadSignature)?;
+    let expected = ctx.preconfer_at(c.timestamp);
+    if expected != Some(signer) {
+        return Err(Rejection::NotThePreconfer { signer, expected });
+    }
+    Ok(signer)
+}

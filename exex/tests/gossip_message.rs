@@ -1,0 +1,246 @@
+//! The gossip message: wire round trip, the checks before import, and a fuzz target for the
+//! decoder.
+
+use alloy::{
+    consensus::{BlockBody, Header, SignableTransaction, TxEip1559, TxEnvelope},
+    primitives::{Address, B256, TxKind, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::Eip712Domain,
+};
+use proptest::prelude::*;
+use taiko_contracts::wire::{self, Preconfirmation};
+use taiko_preconf_exex::message::{
+    Block, DecodeError, Ignored, MAX_COMPRESSED, PreconfMessage, Rejection, ValidationContext,
+    Verdict, decompress, message_id, tx_list_hash, validate,
+};
+
+const CHAIN: u64 = 167010;
+const TASK_MANAGER: Address = Address::repeat_byte(0x7a);
+
+fn key(name: &str) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&alloy::primitives::keccak256(name)).unwrap()
+}
+
+fn tx(from: &PrivateKeySigner, nonce: u64) -> TxEnvelope {
+    let t = TxEip1559 {
+        chain_id: CHAIN,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 1_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(Address::repeat_byte(9)),
+        value: U256::from(nonce),
+        input: Default::default(),
+        access_list: Default::default(),
+    };
+    let sig = from.sign_hash_sync(&t.signature_hash()).unwrap();
+    TxEnvelope::from(t.into_signed(sig))
+}
+
+struct Ctx {
+    domain: Eip712Domain,
+    preconfer: Address,
+    head: (u64, B256),
+}
+
+impl ValidationContext for Ctx {
+    fn l2_chain_id(&self) -> u64 {
+        CHAIN
+    }
+    fn domain(&self) -> &Eip712Domain {
+        &self.domain
+    }
+    fn preconfer_at(&self, timestamp: u64) -> Option<Address> {
+        (1_000..2_000).contains(&timestamp).then_some(self.preconfer)
+    }
+    fn head(&self) -> (u64, B256) {
+        self.head
+    }
+}
+
+fn block(number: u64, parent: B256, txs: usize) -> Block {
+    let user = key("user");
+    let mut transactions = vec![tx(&key("golden touch stand-in"), number)];
+    transactions.extend((0..txs as u64).map(|n| tx(&user, n)));
+    Block {
+        header: Header {
+            number,
+            parent_hash: parent,
+            timestamp: 1_500,
+            beneficiary: Address::repeat_byte(0xc0),
+            transactions_root: alloy::consensus::proofs::calculate_transaction_root(&transactions),
+            ..Default::default()
+        },
+        body: BlockBody { transactions, ommers: vec![], withdrawals: None },
+    }
+}
+
+fn sign(signer: &PrivateKeySigner, block: Block, chain: u64) -> PreconfMessage {
+    let commitment = Preconfirmation {
+        l2ChainId: chain,
+        blockNumber: block.header.number,
+        parentHash: block.header.parent_hash,
+        blockHash: block.header.hash_slow(),
+        parentDigest: B256::repeat_byte(0xd0),
+        txListHash: tx_list_hash(&block),
+        timestamp: block.header.timestamp,
+        anchorBlockId: 7,
+        coinbase: block.header.beneficiary,
+        windowEnd: 1_999,
+        endOfSequencing: false,
+    };
+    let digest =
+        wire::preconf_signing_hash(&commitment, &wire::preconf_domain(31337, TASK_MANAGER));
+    let signature = signer.sign_hash_sync(&digest).unwrap().as_bytes();
+    PreconfMessage { commitment, signature, block }
+}
+
+fn ctx(head: (u64, B256)) -> Ctx {
+    Ctx {
+        domain: wire::preconf_domain(31337, TASK_MANAGER),
+        preconfer: key("preconfer").address(),
+        head,
+    }
+}
+
+#[test]
+fn round_trip_and_content_addressed_ids() {
+    let msg = sign(&key("preconfer"), block(5, B256::repeat_byte(4), 3), CHAIN);
+    let wire = msg.encode();
+    assert_eq!(PreconfMessage::decode(&wire).unwrap(), msg);
+    // the id depends on the content, not on how it was compressed
+    let uncompressed_style = snap::raw::Encoder::new().compress_vec(&msg.payload()).unwrap();
+    assert_eq!(message_id(&wire), message_id(&uncompressed_style));
+    let other = sign(&key("preconfer"), block(5, B256::repeat_byte(4), 2), CHAIN);
+    assert_ne!(message_id(&wire), message_id(&other.encode()));
+}
+
+#[test]
+fn accepts_the_expected_preconfers_next_block() {
+    let parent = B256::repeat_byte(4);
+    let msg = sign(&key("preconfer"), block(5, parent, 3), CHAIN);
+    assert_eq!(
+        validate(&msg, &ctx((4, parent))),
+        Verdict::Accept { signer: key("preconfer").address() }
+    );
+    let signer = key("preconfer").address();
+    assert_eq!(validate(&msg, &ctx((5, parent))), Verdict::Ignore { signer, why: Ignored::Old });
+    assert_eq!(
+        validate(&msg, &ctx((2, parent))),
+        Verdict::Ignore { signer, why: Ignored::Gap { from: 3 } }
+    );
+    assert_eq!(
+        validate(&msg, &ctx((4, B256::ZERO))),
+        Verdict::Ignore { signer, why: Ignored::OtherBranch }
+    );
+}
+
+#[test]
+fn rejects_bad_messages() {
+    let parent = B256::repeat_byte(4);
+    let c = ctx((4, parent));
+    // signed by someone who does not own the window
+    let msg = sign(&key("intruder"), block(5, parent, 1), CHAIN);
+    assert!(matches!(validate(&msg, &c), Verdict::Reject(Rejection::NotThePreconfer { .. })));
+    // another chain
+    let msg = sign(&key("preconfer"), block(5, parent, 1), 1);
+    assert_eq!(validate(&msg, &c), Verdict::Reject(Rejection::WrongChain(1)));
+    // a bad signature: unrecoverable v, or a flipped bit recovering someone else
+    let mut msg = sign(&key("preconfer"), block(5, parent, 1), CHAIN);
+    msg.signature[64] = 9;
+    assert_eq!(validate(&msg, &c), Verdict::Reject(Rejection::BadSignature));
+    let mut msg = sign(&key("preconfer"), block(5, parent, 1), CHAIN);
+    msg.signature[10] ^= 1;
+    assert!(matches!(
+        validate(&msg, &c),
+        Verdict::Reject(Rejection::NotThePreconfer { .. } | Rejection::BadSignature)
+    ));
+    // a transaction dropped from the committed block
+    let mut msg = sign(&key("preconfer"), block(5, parent, 3), CHAIN);
+    msg.block.body.transactions.pop();
+    assert_eq!(validate(&msg, &c), Verdict::Reject(Rejection::Mismatch("tx-list hash")));
+    // the block's timestamp moved
+    let mut msg = sign(&key("preconfer"), block(5, parent, 1), CHAIN);
+    msg.block.header.timestamp += 1;
+    assert_eq!(validate(&msg, &c), Verdict::Reject(Rejection::Mismatch("timestamp")));
+    // the anchor transaction replaced (not in the tx-list hash, but in the transactions root)
+    let mut msg = sign(&key("preconfer"), block(5, parent, 1), CHAIN);
+    msg.block.body.transactions[0] = tx(&key("golden touch stand-in"), 99);
+    assert_eq!(validate(&msg, &c), Verdict::Reject(Rejection::Mismatch("transactions root")));
+    // a header field outside the commitment's named fields (the state root)
+    let mut msg = sign(&key("preconfer"), block(5, parent, 1), CHAIN);
+    msg.block.header.state_root = B256::repeat_byte(0x55);
+    assert_eq!(validate(&msg, &c), Verdict::Reject(Rejection::Mismatch("block hash")));
+    // the handover mark is signed: flipping it breaks the signature
+    let mut msg = sign(&key("preconfer"), block(5, parent, 1), CHAIN);
+    msg.commitment.endOfSequencing = true;
+    assert!(matches!(
+        validate(&msg, &c),
+        Verdict::Reject(Rejection::NotThePreconfer { .. } | Rejection::BadSignature)
+    ));
+}
+
+#[test]
+fn refuses_oversize_and_malformed_bytes() {
+    assert_eq!(
+        PreconfMessage::decode(&vec![0u8; MAX_COMPRESSED + 1]),
+        Err(DecodeError::TooLarge(MAX_COMPRESSED + 1))
+    );
+    // a tiny message announcing 64 MiB after decompression
+    let mut bomb = Vec::new();
+    let mut n = 64u64 << 20;
+    while n >= 0x80 {
+        bomb.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    bomb.push(n as u8);
+    assert!(matches!(decompress(&bomb), Err(DecodeError::TooLarge(_))));
+    assert!(matches!(
+        PreconfMessage::decode(b"not snappy at all"),
+        Err(DecodeError::Snappy(_) | DecodeError::Truncated)
+    ));
+    let msg = sign(&key("preconfer"), block(5, B256::ZERO, 1), CHAIN);
+    let mut payload = msg.payload();
+    payload[0] = 2;
+    assert_eq!(PreconfMessage::decode_payload(&payload), Err(DecodeError::Version(2)));
+    let mut payload = msg.payload();
+    payload[1] = 1;
+    assert_eq!(PreconfMessage::decode_payload(&payload), Err(DecodeError::Flags(1)));
+    let payload = msg.payload();
+    assert_eq!(PreconfMessage::decode_payload(&payload[..100]), Err(DecodeError::Truncated));
+    assert!(matches!(
+        PreconfMessage::decode_payload(&payload[..payload.len() - 1]),
+        Err(DecodeError::Block(_))
+    ));
+    let mut longer = payload.clone();
+    longer.push(0);
+    assert!(matches!(PreconfMessage::decode_payload(&longer), Err(DecodeError::Block(_))));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Fuzz target: arbitrary wire bytes never panic the decoder.
+    #[test]
+    fn decoder_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let _ = PreconfMessage::decode(&bytes);
+        let _ = PreconfMessage::decode_payload(&bytes);
+    }
+
+    /// Any single-byte change to a valid payload is refused, ignored, or decodes to a message
+    /// that validation rejects — never to a different block accepted under the signature.
+    #[test]
+    fn mutations_are_never_accepted(at in any::<prop::sample::Index>(), flip in 1u8..=255) {
+        let parent = B256::repeat_byte(4);
+        let msg = sign(&key("preconfer"), block(5, parent, 2), CHAIN);
+        let mut payload = msg.payload();
+        let i = at.index(payload.len());
+        payload[i] ^= flip;
+        if let Ok(m) = PreconfMessage::decode_payload(&payload)
+            && let Verdict::Accept { .. } = validate(&m, &ctx((4, parent)))
+        {
+            // only encodings that decode to the very same message may pass
+            prop_assert_eq!(m, msg);
+        }
+    }
+}
