@@ -8,6 +8,8 @@
 //!   the owner of any timestamp — exactly as `PreconfTaskManager` accepts it;
 //! - [`message`]: the gossip message — a preconfirmed block with its signed commitment, its
 //!   versioned, snappy-compressed, size-bounded wire format, and the checks before import;
+//! - [`p2p`]: libp2p gossipsub for preconfirmed blocks (validated before forwarding, peer
+//!   scoring) and catch-up by request/response;
 //! - [`protection`]: the slashing-protection database. Before any commitment signature leaves
 //!   the process, the (signer, L2 chain, height) → commitment record is durably written; a
 //!   different commitment at a recorded height is refused, across crashes and restarts. Records
@@ -24,5 +26,6 @@
 pub mod clock;
 pub mod lookahead;
 pub mod message;
+pub mod p2p;
 pub mod protection;
 pub mod signer;
