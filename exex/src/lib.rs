@@ -14,6 +14,8 @@
 //!   the process, the (signer, L2 chain, height) → commitment record is durably written; a
 //!   different commitment at a recorded height is refused, across crashes and restarts. Records
 //!   export to and import from a JSON interchange file in the spirit of EIP-3076;
+//! - [`sequencer`]: one preconfirmation step (build on `latest`, commit, protect, sign) and the
+//!   follower's import of a gossiped block;
 //! - [`signer`]: the [`signer::PreconfSigner`] trait (a local key from an encrypted keystore
 //!   file, or a remote signer such as web3signer behind the same trait) and the
 //!   [`signer::CommitmentSigner`] that only signs what the protection database allows.
@@ -28,4 +30,5 @@ pub mod lookahead;
 pub mod message;
 pub mod p2p;
 pub mod protection;
+pub mod sequencer;
 pub mod signer;

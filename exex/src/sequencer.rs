@@ -1,0 +1,121 @@
+//! One preconfirmation, and its mirror on every other node.
+//!
+//! [`preconfirm`] is the preconfer's step at a tick: build on `latest` from a transaction
+//! source (the pool's best transactions), form the commitment, pass it through slashing
+//! protection and sign it. The caller then publishes the message and [`commit`]s the block
+//! (the order the issue asks for: sign → publish → import); a crash between any two of these
+//! leaves the protection record, so a restart can only re-sign the same block.
+//!
+//! [`follow`] is what every node does with a gossiped message: [`crate::message::validate`] it,
+//! execute it through the engine (`new_payload`), and make it `latest` (`fork_choice_updated`)
+//! if it is valid. An invalid execution imports nothing.
+
+use alloy::primitives::B256;
+use taiko_contracts::wire::Preconfirmation;
+use taiko_engine::{EngineError, EngineHandle, ForkchoiceState, PayloadStatus};
+use taiko_evm::{BlockAttributes, BuildLimits, ImportError, TxSource};
+use taiko_store::SealedBlock;
+
+use crate::{
+    message::{
+        Ignored, PreconfMessage, Rejection, ValidationContext, Verdict, tx_list_hash, validate,
+    },
+    signer::{CommitmentSigner, SignerError},
+};
+
+/// What the preconfer decides for one block besides its transactions.
+#[derive(Clone, Debug)]
+pub struct BlockPlan {
+    /// Timestamp, coinbase, anchor.
+    pub attrs: BlockAttributes,
+    /// The block digest of the parent (the L1-visible chain position).
+    pub parent_digest: B256,
+    /// End of the signer's proposal window (L1 timestamp).
+    pub window_end: u64,
+    /// Whether this is the last block of the turn.
+    pub end_of_sequencing: bool,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SequencerError {
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Signing was refused (slashing protection) or failed.
+    #[error(transparent)]
+    Signer(#[from] SignerError),
+}
+
+/// Builds and signs the next block; returns the message to publish.
+pub async fn preconfirm(
+    engine: &EngineHandle,
+    source: Box<dyn TxSource + Send>,
+    limits: BuildLimits,
+    signer: &CommitmentSigner,
+    l2_chain_id: u64,
+    plan: BlockPlan,
+) -> Result<PreconfMessage, SequencerError> {
+    let built = engine.build_payload(plan.attrs.clone(), source, limits).await?;
+    let block = built.block.block;
+    let header = block.header();
+    let commitment = Preconfirmation {
+        l2ChainId: l2_chain_id,
+        blockNumber: header.number,
+        parentHash: header.parent_hash,
+        blockHash: block.hash(),
+        parentDigest: plan.parent_digest,
+        txListHash: tx_list_hash(block.block()),
+        timestamp: header.timestamp,
+        anchorBlockId: plan.attrs.anchor.l1_block_id,
+        coinbase: header.beneficiary,
+        windowEnd: plan.window_end,
+        endOfSequencing: plan.end_of_sequencing,
+    };
+    let signature = signer.sign(&commitment).await?;
+    tracing::info!(target: "preconf::sequencer", number = header.number, hash = %block.hash(), txs = block.block().body.transactions.len(), "preconfirmed");
+    Ok(PreconfMessage { commitment, signature, block: block.into_block() })
+}
+
+/// Makes a block we built and signed `latest`.
+pub async fn commit(engine: &EngineHandle, hash: B256) -> Result<(), SequencerError> {
+    engine.fork_choice_updated(ForkchoiceState { head: hash, ..Default::default() }).await?;
+    Ok(())
+}
+
+/// What happened to a gossiped message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FollowOutcome {
+    /// Executed and now `latest`.
+    Imported,
+    /// Valid but not for now.
+    Ignored(Ignored),
+    /// Refused before execution.
+    Rejected(Rejection),
+    /// Its execution is invalid; nothing was imported.
+    Invalid(ImportError),
+}
+
+/// Validates, executes and (if valid) adopts a gossiped block.
+pub async fn follow(
+    engine: &EngineHandle,
+    msg: &PreconfMessage,
+    ctx: &impl ValidationContext,
+) -> Result<FollowOutcome, SequencerError> {
+    match validate(msg, ctx) {
+        Verdict::Reject(r) => Ok(FollowOutcome::Rejected(r)),
+        Verdict::Ignore { why, .. } => Ok(FollowOutcome::Ignored(why)),
+        Verdict::Accept { .. } => {
+            let hash = msg.commitment.blockHash;
+            let sealed = SealedBlock::new_unchecked(msg.block.clone(), hash);
+            match engine.new_payload(sealed, None).await? {
+                PayloadStatus::Valid => {
+                    commit(engine, hash).await?;
+                    Ok(FollowOutcome::Imported)
+                }
+                PayloadStatus::Accepted => Ok(FollowOutcome::Ignored(Ignored::OtherBranch)),
+                PayloadStatus::Invalid(e) => Ok(FollowOutcome::Invalid(e)),
+            }
+        }
+    }
+}

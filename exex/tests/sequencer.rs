@@ -1,0 +1,189 @@
+//! A preconfer node builds, protects, signs and commits a block from its pool; a follower node
+//! validates and imports it with the same hash; an invalid execution imports nothing; a second
+//! block at a signed height is refused.
+
+use std::sync::Arc;
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+    eips::eip2718::Encodable2718,
+    primitives::{Address, B256, TxKind, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::Eip712Domain,
+};
+use taiko_chainspec::{ChainSpec, devnet_accounts};
+use taiko_contracts::wire;
+use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits};
+use taiko_node::{NodeConfig, RunningNode};
+use taiko_pool::TransactionOrigin;
+use taiko_preconf_exex::{
+    message::{PreconfMessage, ValidationContext},
+    protection::{ProtectionDb, ProtectionError},
+    sequencer::{BlockPlan, FollowOutcome, commit, follow, preconfirm},
+    signer::{CommitmentSigner, LocalSigner, SignerError},
+};
+
+const TASK_MANAGER: Address = Address::repeat_byte(0x7a);
+
+async fn node(dir: &std::path::Path) -> RunningNode {
+    taiko_node::launch(NodeConfig {
+        datadir: dir.to_path_buf(),
+        spec: Arc::new(ChainSpec::devnet()),
+        store: Default::default(),
+        rpc: None,
+        dev_block_time: None,
+        dev_coinbase: Address::ZERO,
+    })
+    .await
+    .unwrap()
+}
+
+struct Ctx {
+    chain: u64,
+    domain: Eip712Domain,
+    preconfer: Address,
+    head: (u64, B256),
+}
+
+impl ValidationContext for Ctx {
+    fn l2_chain_id(&self) -> u64 {
+        self.chain
+    }
+    fn domain(&self) -> &Eip712Domain {
+        &self.domain
+    }
+    fn preconfer_at(&self, _timestamp: u64) -> Option<Address> {
+        Some(self.preconfer)
+    }
+    fn head(&self) -> (u64, B256) {
+        self.head
+    }
+}
+
+fn ctx(n: &RunningNode, preconfer: Address) -> Ctx {
+    let h = n.store.latest_header().unwrap();
+    Ctx {
+        chain: n.spec.chain_id,
+        domain: wire::preconf_domain(31337, TASK_MANAGER),
+        preconfer,
+        head: (h.number, h.hash_slow()),
+    }
+}
+
+fn transfer(chain_id: u64, from: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(0x42)),
+        value: U256::from(1_000 + nonce),
+        input: Default::default(),
+        access_list: Default::default(),
+    };
+    let sig = from.sign_hash_sync(&tx.signature_hash()).unwrap();
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
+}
+
+fn plan(n: &RunningNode, l1: u64) -> BlockPlan {
+    let parent = n.store.latest_header().unwrap();
+    BlockPlan {
+        attrs: BlockAttributes {
+            timestamp: parent.timestamp + 2,
+            coinbase: Address::repeat_byte(0xc0),
+            anchor: AnchorInput {
+                l1_block_id: l1,
+                l1_block_hash: B256::with_last_byte(l1 as u8),
+                l1_state_root: B256::with_last_byte(0x55),
+            },
+            ..Default::default()
+        },
+        parent_digest: B256::repeat_byte(0xd0),
+        window_end: parent.timestamp + 100,
+        end_of_sequencing: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preconfer_block_is_imported_by_a_follower() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(&dir.path().join("a")).await;
+    let b = node(&dir.path().join("b")).await;
+    let chain = a.spec.chain_id;
+    let key =
+        PrivateKeySigner::from_bytes(&alloy::primitives::keccak256("sequencer-test preconfer"))
+            .unwrap();
+    let protection = Arc::new(ProtectionDb::open(&dir.path().join("protection.redb")).unwrap());
+    let signer = CommitmentSigner::new(
+        Arc::new(LocalSigner::from_signer(key.clone())),
+        protection,
+        31337,
+        TASK_MANAGER,
+    );
+    let user = &devnet_accounts()[0];
+    for nonce in 0..3 {
+        a.pool.add_raw(TransactionOrigin::External, &transfer(chain, user, nonce)).unwrap();
+    }
+
+    // A: build → protect → sign; publish (the wire bytes); commit
+    let limits = BuildLimits::from_spec(&a.spec);
+    let msg = preconfirm(
+        &a.engine,
+        Box::new(a.pool.best_transactions()),
+        limits,
+        &signer,
+        chain,
+        plan(&a, 1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(msg.block.body.transactions.len(), 4, "anchor + 3 transfers");
+    let wire_bytes = msg.encode();
+    commit(&a.engine, msg.commitment.blockHash).await.unwrap();
+    let a_head = a.store.latest_header().unwrap().hash_slow();
+    assert_eq!(a_head, msg.commitment.blockHash, "A's latest is the signed block");
+
+    // B: decode → validate → execute → latest, same hash
+    let received = PreconfMessage::decode(&wire_bytes).unwrap();
+    let outcome = follow(&b.engine, &received, &ctx(&b, key.address())).await.unwrap();
+    assert_eq!(outcome, FollowOutcome::Imported);
+    assert_eq!(b.store.latest_header().unwrap().hash_slow(), a_head, "identical block hashes");
+
+    // A second, different block at the signed height is refused by slashing protection
+    let again = b.store.latest_header().unwrap().number;
+    a.pool.add_raw(TransactionOrigin::External, &transfer(chain, user, 3)).unwrap();
+    let mut conflicting = msg.commitment.clone();
+    conflicting.txListHash = B256::repeat_byte(0xee);
+    assert!(matches!(
+        signer.sign(&conflicting).await,
+        Err(SignerError::Protection(ProtectionError::Conflict { height, .. })) if height == again
+    ));
+
+    // An invalid execution: the preconfer signs a block whose state root is wrong
+    let mut next = preconfirm(
+        &a.engine,
+        Box::new(a.pool.best_transactions()),
+        limits,
+        &signer,
+        chain,
+        plan(&a, 2),
+    )
+    .await
+    .unwrap();
+    next.block.header.state_root = B256::repeat_byte(0x66);
+    next.commitment.blockHash = next.block.header.hash_slow();
+    let digest =
+        wire::preconf_signing_hash(&next.commitment, &wire::preconf_domain(31337, TASK_MANAGER));
+    next.signature = key.sign_hash_sync(&digest).unwrap().as_bytes();
+    let before = b.store.latest_header().unwrap().hash_slow();
+    let outcome = follow(&b.engine, &next, &ctx(&b, key.address())).await.unwrap();
+    assert!(matches!(outcome, FollowOutcome::Invalid(_)), "{outcome:?}");
+    assert_eq!(b.store.latest_header().unwrap().hash_slow(), before, "nothing imported");
+
+    // A block from someone who does not own the window is refused before execution
+    let outcome = follow(&b.engine, &next, &ctx(&b, Address::repeat_byte(1))).await.unwrap();
+    assert!(matches!(outcome, FollowOutcome::Rejected(_)));
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
