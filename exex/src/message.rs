@@ -94,6 +94,28 @@ impl PreconfMessage {
         out
     }
 
+    /// The unsigned part — `abi.encode(commitment) ‖ RLP(block)` — kept by slashing protection.
+    pub fn unsigned_payload(commitment: &Preconfirmation, block: &Block) -> Vec<u8> {
+        let mut out = commitment.abi_encode();
+        block.encode(&mut out);
+        out
+    }
+
+    /// Rebuilds a message from its unsigned part and a signature.
+    pub fn from_unsigned_payload(bytes: &[u8], signature: [u8; 65]) -> Result<Self, DecodeError> {
+        if bytes.len() < COMMITMENT_LEN {
+            return Err(DecodeError::Truncated);
+        }
+        let commitment = Preconfirmation::abi_decode(&bytes[..COMMITMENT_LEN])
+            .map_err(|e| DecodeError::Commitment(e.to_string()))?;
+        let mut rest = &bytes[COMMITMENT_LEN..];
+        let block = Block::decode(&mut rest).map_err(|e| DecodeError::Block(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Block(format!("{} trailing bytes", rest.len())));
+        }
+        Ok(Self { commitment, signature, block })
+    }
+
     /// The wire bytes.
     pub fn encode(&self) -> Vec<u8> {
         snap::raw::Encoder::new().compress_vec(&self.payload()).expect("in-memory compression")
@@ -116,14 +138,7 @@ impl PreconfMessage {
             return Err(DecodeError::Flags(p[1]));
         }
         let signature: [u8; 65] = p[2..67].try_into().expect("65 bytes");
-        let commitment = Preconfirmation::abi_decode(&p[67..HEAD_LEN])
-            .map_err(|e| DecodeError::Commitment(e.to_string()))?;
-        let mut rest = &p[HEAD_LEN..];
-        let block = Block::decode(&mut rest).map_err(|e| DecodeError::Block(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::Block(format!("{} trailing bytes", rest.len())));
-        }
-        Ok(Self { commitment, signature, block })
+        Self::from_unsigned_payload(&p[67..], signature)
     }
 }
 

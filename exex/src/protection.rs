@@ -26,6 +26,11 @@ use serde::{Deserialize, Serialize};
 const SIGNED: TableDefinition<'static, ([u8; 20], u64, u64), [u8; 96]> =
     TableDefinition::new("signed_preconfirmations");
 
+/// `(signer, l2 chain id, height)` → the unsigned message (commitment and block) signed there,
+/// written in the same transaction as the record so a restarted node can finish publishing it.
+const PAYLOADS: TableDefinition<'static, ([u8; 20], u64, u64), &'static [u8]> =
+    TableDefinition::new("signed_payloads");
+
 /// The interchange format name.
 pub const INTERCHANGE_FORMAT: &str = "taiko-preconf-slashing-protection";
 /// The interchange format version.
@@ -162,6 +167,7 @@ impl ProtectionDb {
         let db = Database::create(path).map_err(db_err)?;
         let w = db.begin_write().map_err(db_err)?;
         w.open_table(SIGNED).map_err(db_err)?;
+        w.open_table(PAYLOADS).map_err(db_err)?;
         w.commit().map_err(db_err)?;
         Ok(Self { db })
     }
@@ -189,6 +195,41 @@ impl ProtectionDb {
         height: u64,
         record: SignedRecord,
     ) -> Result<Authorized, ProtectionError> {
+        self.authorize_inner(signer, chain_id, height, record, None)
+    }
+
+    /// As [`Self::authorize`], also keeping `payload` (the unsigned message) with a new record.
+    pub fn authorize_with_payload(
+        &self,
+        signer: Address,
+        chain_id: u64,
+        height: u64,
+        record: SignedRecord,
+        payload: &[u8],
+    ) -> Result<Authorized, ProtectionError> {
+        self.authorize_inner(signer, chain_id, height, record, Some(payload))
+    }
+
+    /// The unsigned message kept with the record at a height, if any.
+    pub fn payload(
+        &self,
+        signer: Address,
+        chain_id: u64,
+        height: u64,
+    ) -> Result<Option<Vec<u8>>, ProtectionError> {
+        let r = self.db.begin_read().map_err(db_err)?;
+        let t = r.open_table(PAYLOADS).map_err(db_err)?;
+        Ok(t.get((signer.0.0, chain_id, height)).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+
+    fn authorize_inner(
+        &self,
+        signer: Address,
+        chain_id: u64,
+        height: u64,
+        record: SignedRecord,
+        payload: Option<&[u8]>,
+    ) -> Result<Authorized, ProtectionError> {
         let mut w = self.db.begin_write().map_err(db_err)?;
         w.set_durability(Durability::Immediate);
         {
@@ -209,6 +250,9 @@ impl ProtectionDb {
                 };
             }
             t.insert(key, record.to_bytes()).map_err(db_err)?;
+            if let Some(p) = payload {
+                w.open_table(PAYLOADS).map_err(db_err)?.insert(key, p).map_err(db_err)?;
+            }
         }
         w.commit().map_err(db_err)?;
         Ok(Authorized::New)

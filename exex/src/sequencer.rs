@@ -72,9 +72,34 @@ pub async fn preconfirm(
         windowEnd: plan.window_end,
         endOfSequencing: plan.end_of_sequencing,
     };
-    let signature = signer.sign(&commitment).await?;
+    let unsigned = PreconfMessage::unsigned_payload(&commitment, block.block());
+    let signature = signer.sign_with_payload(&commitment, &unsigned).await?;
     tracing::info!(target: "preconf::sequencer", number = header.number, hash = %block.hash(), txs = block.block().body.transactions.len(), "preconfirmed");
     Ok(PreconfMessage { commitment, signature, block: block.into_block() })
+}
+
+/// After a restart: the block this signer already signed at `height`, re-signed (the same
+/// commitment, so slashing protection allows it) and ready to publish and commit — or `None`
+/// if nothing was signed there. A preconfer calls it for `latest + 1` before building, so a crash
+/// between signing and publishing, or between publishing and importing, ends with exactly that
+/// block published and imported.
+pub async fn resume(
+    signer: &CommitmentSigner,
+    l2_chain_id: u64,
+    height: u64,
+) -> Result<Option<PreconfMessage>, SequencerError> {
+    let Some(payload) = signer
+        .protection()
+        .payload(signer.address(), l2_chain_id, height)
+        .map_err(SignerError::from)?
+    else {
+        return Ok(None);
+    };
+    let unsigned = PreconfMessage::from_unsigned_payload(&payload, [0u8; 65])
+        .map_err(|e| SignerError::Signing(format!("stored payload at height {height}: {e}")))?;
+    let signature = signer.sign_with_payload(&unsigned.commitment, &payload).await?;
+    tracing::info!(target: "preconf::sequencer", height, hash = %unsigned.commitment.blockHash, "resuming a signed block");
+    Ok(Some(PreconfMessage { signature, ..unsigned }))
 }
 
 /// Makes a block we built and signed `latest`.

@@ -110,17 +110,40 @@ impl CommitmentSigner {
     /// Signs `c` unless a different commitment was signed at its height; returns the 65-byte
     /// `r ‖ s ‖ v` signature the contracts take.
     pub async fn sign(&self, c: &Preconfirmation) -> Result<[u8; 65], SignerError> {
+        self.sign_inner(c, None).await
+    }
+
+    /// As [`Self::sign`], keeping `payload` (the unsigned message) with a new record, so a
+    /// restart can re-sign and publish exactly this block.
+    pub async fn sign_with_payload(
+        &self,
+        c: &Preconfirmation,
+        payload: &[u8],
+    ) -> Result<[u8; 65], SignerError> {
+        self.sign_inner(c, Some(payload)).await
+    }
+
+    /// The slashing-protection database.
+    pub fn protection(&self) -> &ProtectionDb {
+        &self.protection
+    }
+
+    async fn sign_inner(
+        &self,
+        c: &Preconfirmation,
+        payload: Option<&[u8]>,
+    ) -> Result<[u8; 65], SignerError> {
         let digest = wire::preconf_signing_hash(c, &self.domain);
-        self.protection.authorize(
-            self.signer.address(),
-            c.l2ChainId,
-            c.blockNumber,
-            SignedRecord {
-                signing_root: digest,
-                parent_digest: c.parentDigest,
-                tx_list_hash: c.txListHash,
-            },
-        )?;
+        let record = SignedRecord {
+            signing_root: digest,
+            parent_digest: c.parentDigest,
+            tx_list_hash: c.txListHash,
+        };
+        let (me, chain, height) = (self.signer.address(), c.l2ChainId, c.blockNumber);
+        match payload {
+            Some(p) => self.protection.authorize_with_payload(me, chain, height, record, p)?,
+            None => self.protection.authorize(me, chain, height, record)?,
+        };
         let sig = self.signer.sign_hash(digest).await?;
         let recovered = sig
             .recover_address_from_prehash(&digest)

@@ -2,41 +2,29 @@
 //! validates and imports it with the same hash; an invalid execution imports nothing; a second
 //! block at a signed height is refused.
 
+mod common;
+
 use std::sync::Arc;
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::eip2718::Encodable2718,
-    primitives::{Address, B256, TxKind, U256},
-    signers::{SignerSync, local::PrivateKeySigner},
+    primitives::{Address, B256},
+    signers::SignerSync,
     sol_types::Eip712Domain,
 };
-use taiko_chainspec::{ChainSpec, devnet_accounts};
+use common::{node, plan, preconfer_key, transfer};
+use taiko_chainspec::devnet_accounts;
 use taiko_contracts::wire;
-use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits};
-use taiko_node::{NodeConfig, RunningNode};
+use taiko_evm::BuildLimits;
+use taiko_node::RunningNode;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
     message::{PreconfMessage, ValidationContext},
     protection::{ProtectionDb, ProtectionError},
-    sequencer::{BlockPlan, FollowOutcome, commit, follow, preconfirm},
+    sequencer::{FollowOutcome, commit, follow, preconfirm},
     signer::{CommitmentSigner, LocalSigner, SignerError},
 };
 
 const TASK_MANAGER: Address = Address::repeat_byte(0x7a);
-
-async fn node(dir: &std::path::Path) -> RunningNode {
-    taiko_node::launch(NodeConfig {
-        datadir: dir.to_path_buf(),
-        spec: Arc::new(ChainSpec::devnet()),
-        store: Default::default(),
-        rpc: None,
-        dev_block_time: None,
-        dev_coinbase: Address::ZERO,
-    })
-    .await
-    .unwrap()
-}
 
 struct Ctx {
     chain: u64,
@@ -70,50 +58,13 @@ fn ctx(n: &RunningNode, preconfer: Address) -> Ctx {
     }
 }
 
-fn transfer(chain_id: u64, from: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
-    let tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(Address::repeat_byte(0x42)),
-        value: U256::from(1_000 + nonce),
-        input: Default::default(),
-        access_list: Default::default(),
-    };
-    let sig = from.sign_hash_sync(&tx.signature_hash()).unwrap();
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
-}
-
-fn plan(n: &RunningNode, l1: u64) -> BlockPlan {
-    let parent = n.store.latest_header().unwrap();
-    BlockPlan {
-        attrs: BlockAttributes {
-            timestamp: parent.timestamp + 2,
-            coinbase: Address::repeat_byte(0xc0),
-            anchor: AnchorInput {
-                l1_block_id: l1,
-                l1_block_hash: B256::with_last_byte(l1 as u8),
-                l1_state_root: B256::with_last_byte(0x55),
-            },
-            ..Default::default()
-        },
-        parent_digest: B256::repeat_byte(0xd0),
-        window_end: parent.timestamp + 100,
-        end_of_sequencing: false,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preconfer_block_is_imported_by_a_follower() {
     let dir = tempfile::tempdir().unwrap();
     let a = node(&dir.path().join("a")).await;
     let b = node(&dir.path().join("b")).await;
     let chain = a.spec.chain_id;
-    let key =
-        PrivateKeySigner::from_bytes(&alloy::primitives::keccak256("sequencer-test preconfer"))
-            .unwrap();
+    let key = preconfer_key("sequencer-test preconfer");
     let protection = Arc::new(ProtectionDb::open(&dir.path().join("protection.redb")).unwrap());
     let signer = CommitmentSigner::new(
         Arc::new(LocalSigner::from_signer(key.clone())),
@@ -134,7 +85,7 @@ async fn preconfer_block_is_imported_by_a_follower() {
         limits,
         &signer,
         chain,
-        plan(&a, 1),
+        plan(&a),
     )
     .await
     .unwrap();
@@ -167,7 +118,7 @@ async fn preconfer_block_is_imported_by_a_follower() {
         limits,
         &signer,
         chain,
-        plan(&a, 2),
+        plan(&a),
     )
     .await
     .unwrap();

@@ -98,3 +98,76 @@ pub fn ctx(head: (u64, B256)) -> Ctx {
         head,
     }
 }
+
+/// The key of the preconfer in the node tests.
+pub fn preconfer_key(name: &str) -> PrivateKeySigner {
+    key(name)
+}
+
+/// A node with its data under `dir` (no RPC, no dev blocks).
+pub async fn node(dir: &std::path::Path) -> taiko_node::RunningNode {
+    taiko_node::launch(taiko_node::NodeConfig {
+        datadir: dir.to_path_buf(),
+        spec: std::sync::Arc::new(taiko_chainspec::ChainSpec::devnet()),
+        store: Default::default(),
+        rpc: None,
+        dev_block_time: None,
+        dev_coinbase: Address::ZERO,
+    })
+    .await
+    .unwrap()
+}
+
+/// A devnet transfer, EIP-2718 encoded.
+pub fn transfer(chain_id: u64, from: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
+    use alloy::eips::eip2718::Encodable2718;
+    let t = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(0x42)),
+        value: U256::from(1_000 + nonce),
+        input: Default::default(),
+        access_list: Default::default(),
+    };
+    let sig = from.sign_hash_sync(&t.signature_hash()).unwrap();
+    TxEnvelope::from(t.into_signed(sig)).encoded_2718()
+}
+
+/// The next block's plan on top of the node's head.
+pub fn plan(n: &taiko_node::RunningNode) -> taiko_preconf_exex::sequencer::BlockPlan {
+    let parent = n.store.latest_header().unwrap();
+    taiko_preconf_exex::sequencer::BlockPlan {
+        attrs: taiko_evm::BlockAttributes {
+            timestamp: parent.timestamp + 2,
+            coinbase: Address::repeat_byte(0xc0),
+            anchor: taiko_evm::AnchorInput {
+                l1_block_id: parent.number + 1,
+                l1_block_hash: B256::with_last_byte(1),
+                l1_state_root: B256::with_last_byte(2),
+            },
+            ..Default::default()
+        },
+        parent_digest: B256::repeat_byte(0xd0),
+        window_end: parent.timestamp + 100,
+        end_of_sequencing: false,
+    }
+}
+
+/// Preconfirms the next block from the node's pool.
+pub async fn preconfirm_next(
+    n: &taiko_node::RunningNode,
+    s: &taiko_preconf_exex::signer::CommitmentSigner,
+) -> Result<PreconfMessage, taiko_preconf_exex::sequencer::SequencerError> {
+    taiko_preconf_exex::sequencer::preconfirm(
+        &n.engine,
+        Box::new(n.pool.best_transactions()),
+        taiko_evm::BuildLimits::from_spec(&n.spec),
+        s,
+        n.spec.chain_id,
+        plan(n),
+    )
+    .await
+}
