@@ -16,6 +16,8 @@
 //!   export to and import from a JSON interchange file in the spirit of EIP-3076;
 //! - [`sequencer`]: one preconfirmation step (build on `latest`, commit, protect, sign) and the
 //!   follower's import of a gossiped block;
+//! - [`service`]: the duty loop of a node — preconfirm in our windows (with end-of-sequencing
+//!   at the end of a turn), follow everyone's blocks, catch up on gaps;
 //! - [`signer`]: the [`signer::PreconfSigner`] trait (a local key from an encrypted keystore
 //!   file, or a remote signer such as web3signer behind the same trait) and the
 //!   [`signer::CommitmentSigner`] that only signs what the protection database allows.
@@ -31,4 +33,5 @@ pub mod message;
 pub mod p2p;
 pub mod protection;
 pub mod sequencer;
+pub mod service;
 pub mod signer;

@@ -1,0 +1,169 @@
+//! Three nodes — two preconfers taking turns, one follower started late — over libp2p with a
+//! manual clock: every block is preconfirmed by the window's owner, marked end-of-sequencing at
+//! the end of a turn, and becomes `latest` on all three with identical hashes; the late node
+//! catches up by request; no gaps, no reorgs.
+
+mod common;
+
+use std::{sync::Arc, time::Duration};
+
+use alloy::primitives::{Address, B256};
+use common::{node, preconfer_key, transfer};
+use taiko_chainspec::devnet_accounts;
+use taiko_contracts::wire;
+use taiko_evm::BuildLimits;
+use taiko_node::RunningNode;
+use taiko_pool::TransactionOrigin;
+use taiko_preconf_exex::{
+    p2p::{P2p, P2pConfig, P2pHandle},
+    protection::ProtectionDb,
+    service::{PreconfService, ServiceParts, TickOutcome, WindowSchedule},
+    signer::{CommitmentSigner, LocalSigner},
+};
+
+const TASK_MANAGER: Address = Address::repeat_byte(0x7a);
+const WINDOW: u64 = 4;
+
+/// A owns `[g, g+3]`, B `[g+4, g+7]`, A `[g+8, g+11]`, …
+#[derive(Debug)]
+struct Alternating {
+    a: Address,
+    b: Address,
+    genesis: u64,
+}
+
+impl WindowSchedule for Alternating {
+    fn window_at(&self, ts: u64) -> Option<(Address, u64)> {
+        let k = ts.checked_sub(self.genesis)? / WINDOW;
+        let owner = if k.is_multiple_of(2) { self.a } else { self.b };
+        Some((owner, self.genesis + k * WINDOW + WINDOW - 1))
+    }
+}
+
+async fn start(
+    dir: &std::path::Path,
+    name: &str,
+    signer_name: Option<&str>,
+    peers: Vec<libp2p::Multiaddr>,
+    schedule: Arc<Alternating>,
+) -> (RunningNode, Arc<PreconfService>, P2pHandle) {
+    let n = node(&dir.join(name)).await;
+    let (p2p, events) = P2p::spawn(P2pConfig {
+        l2_chain_id: n.spec.chain_id,
+        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        static_peers: peers,
+        keypair: None,
+    })
+    .await
+    .unwrap();
+    let signer = signer_name.map(|s| {
+        let protection =
+            Arc::new(ProtectionDb::open(&dir.join(format!("{name}-protection.redb"))).unwrap());
+        Arc::new(CommitmentSigner::new(
+            Arc::new(LocalSigner::from_signer(preconfer_key(s))),
+            protection,
+            31337,
+            TASK_MANAGER,
+        ))
+    });
+    let service = Arc::new(PreconfService::new(ServiceParts {
+        engine: n.engine.clone(),
+        pool: n.pool.clone(),
+        store: n.store.clone(),
+        p2p: p2p.clone(),
+        signer,
+        schedule,
+        domain: wire::preconf_domain(31337, TASK_MANAGER),
+        l2_chain_id: n.spec.chain_id,
+        limits: BuildLimits::from_spec(&n.spec),
+        coinbase: Address::repeat_byte(0xc0),
+    }));
+    tokio::spawn(service.clone().run_follower(events));
+    (n, service, p2p)
+}
+
+fn addr(p: &P2pHandle) -> libp2p::Multiaddr {
+    p.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(p.peer_id))
+}
+
+async fn converge(services: &[&Arc<PreconfService>], want: (u64, B256)) {
+    for _ in 0..200 {
+        if services.iter().all(|s| s.latest() == want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let heads: Vec<_> = services.iter().map(|s| s.latest()).collect();
+    panic!("nodes did not converge on {want:?}: {heads:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_preconfers_and_a_late_follower_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis_ts = taiko_chainspec::ChainSpec::devnet().genesis.timestamp + 10;
+    let schedule = Arc::new(Alternating {
+        a: preconfer_key("preconfer A").address(),
+        b: preconfer_key("preconfer B").address(),
+        genesis: genesis_ts,
+    });
+    let (a, sa, pa) = start(dir.path(), "a", Some("preconfer A"), vec![], schedule.clone()).await;
+    let (b, sb, pb) =
+        start(dir.path(), "b", Some("preconfer B"), vec![addr(&pa)], schedule.clone()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a gossipsub heartbeat or two
+
+    let users = devnet_accounts();
+    let chain = a.spec.chain_id;
+    let mut c: Option<(RunningNode, Arc<PreconfService>, P2pHandle)> = None;
+    let mut sent = 0usize;
+    let ticks = 12u64;
+    for i in 0..ticks {
+        if i == 6 {
+            c = Some(
+                start(dir.path(), "c", None, vec![addr(&pa), addr(&pb)], schedule.clone()).await,
+            );
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        // a transaction reaches both preconfers' pools (tx gossip stands in)
+        let raw = transfer(chain, &users[(i % 3) as usize], i / 3);
+        for n in [&a, &b] {
+            n.pool.add_raw(TransactionOrigin::External, &raw).unwrap();
+        }
+        sent += 1;
+        let now_ms = (genesis_ts + i) * 1000;
+        let ra = sa.on_tick(now_ms, now_ms + 1000).await.unwrap();
+        let rb = sb.on_tick(now_ms, now_ms + 1000).await.unwrap();
+        let (producer, outcome) = match (&ra, &rb) {
+            (TickOutcome::Preconfirmed { .. }, TickOutcome::NotOurTurn) => (&sa, ra),
+            (TickOutcome::NotOurTurn, TickOutcome::Preconfirmed { .. }) => (&sb, rb),
+            other => panic!("tick {i}: exactly one preconfer must act, got {other:?}"),
+        };
+        let expect_a = (i / WINDOW).is_multiple_of(2);
+        assert_eq!(Arc::ptr_eq(producer, &sa), expect_a, "tick {i}: the window's owner acts");
+        assert_eq!(
+            outcome,
+            TickOutcome::Preconfirmed {
+                number: i + 1,
+                end_of_sequencing: i % WINDOW == WINDOW - 1
+            },
+            "tick {i}"
+        );
+        let head = producer.latest();
+        let mut all = vec![&sa, &sb];
+        if let Some((_, sc, _)) = &c {
+            all.push(sc);
+        }
+        converge(&all, head).await;
+    }
+    // every transaction made it into the chain, once
+    let included: usize = (1..=ticks)
+        .map(|n| {
+            a.store.block_by_number(n).unwrap().unwrap().block.block().body.transactions.len() - 1
+        })
+        .sum();
+    assert_eq!(included, sent, "all {sent} transactions preconfirmed exactly once");
+    let (cn, sc, _) = c.unwrap();
+    assert_eq!(sc.latest().0, ticks, "the late node caught up to the tip");
+    for n in [a, b, cn] {
+        n.shutdown().await.unwrap();
+    }
+}
