@@ -9,6 +9,9 @@
 //!   so one invalid block takes a peer below the graylist threshold).
 //! - **Request/response** (`/taiko-preconf/blocks/1`, CBOR): "blocks `from`.. (up to `count`)"
 //!   answered with their wire bytes, for a node that joins late or sees a gap.
+//! - A second gossipsub topic (`/taiko-preconf/{chain}/1/txs`) carries the transactions users
+//!   send to any node, so they reach whichever preconfer owns the window; a receiver adds them
+//!   to its pool and accepts (forwards) them if the pool takes them.
 //! - Static peers are dialled at start.
 //!
 //! [`P2p::spawn`] runs the swarm on its own task; [`P2pHandle`] talks to it.
@@ -36,6 +39,14 @@ use crate::message;
 pub fn topic(l2_chain_id: u64) -> IdentTopic {
     IdentTopic::new(format!("/taiko-preconf/{l2_chain_id}/1/blocks"))
 }
+
+/// The transaction topic of an L2 chain: transactions sent to any node reach the preconfers.
+pub fn txs_topic(l2_chain_id: u64) -> IdentTopic {
+    IdentTopic::new(format!("/taiko-preconf/{l2_chain_id}/1/txs"))
+}
+
+/// Largest gossiped transaction (the pool's limit).
+pub const MAX_TX_BYTES: usize = 128 * 1024;
 
 /// Most blocks one catch-up response carries.
 pub const MAX_BLOCKS_PER_REQUEST: u16 = 64;
@@ -90,6 +101,15 @@ pub enum P2pEvent {
         /// Where the answer goes.
         reply: oneshot::Sender<BlocksResponse>,
     },
+    /// A gossiped transaction to add to the pool and [`P2pHandle::report`].
+    Transaction {
+        /// Its message id.
+        id: MessageId,
+        /// The peer it came from.
+        source: PeerId,
+        /// EIP-2718 bytes.
+        data: Vec<u8>,
+    },
     /// A peer subscribed to our topic.
     PeerJoined(PeerId),
 }
@@ -124,6 +144,7 @@ pub enum P2pError {
 
 enum Command {
     Publish(Vec<u8>, oneshot::Sender<Result<(), P2pError>>),
+    PublishTx(Vec<u8>),
     Report(MessageId, PeerId, Acceptance),
     Request(PeerId, BlocksRequest, oneshot::Sender<Result<BlocksResponse, P2pError>>),
     PeerScore(PeerId, oneshot::Sender<Option<f64>>),
@@ -158,6 +179,11 @@ impl P2pHandle {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Command::Publish(data, tx)).map_err(|_| P2pError::Stopped)?;
         rx.await.map_err(|_| P2pError::Stopped)?
+    }
+
+    /// Gossips a transaction (best effort).
+    pub fn publish_transaction(&self, raw: Vec<u8>) {
+        let _ = self.tx.send(Command::PublishTx(raw));
     }
 
     /// Reports the verdict on a received message (exactly once per message).
@@ -228,6 +254,7 @@ fn gossip_behaviour(l2_chain_id: u64) -> Result<gossipsub::Behaviour, P2pError> 
     g.with_peer_score(params, gossipsub::PeerScoreThresholds::default())
         .map_err(P2pError::Setup)?;
     g.subscribe(&t).map_err(|e| P2pError::Setup(e.to_string()))?;
+    g.subscribe(&txs_topic(l2_chain_id)).map_err(|e| P2pError::Setup(e.to_string()))?;
     Ok(g)
 }
 
@@ -290,6 +317,7 @@ async fn run(
     l2_chain_id: u64,
 ) {
     let topic = topic(l2_chain_id);
+    let txs = txs_topic(l2_chain_id).hash();
     let mut pending: std::collections::HashMap<
         request_response::OutboundRequestId,
         oneshot::Sender<Result<BlocksResponse, P2pError>>,
@@ -307,6 +335,13 @@ async fn run(
                         let r = swarm.behaviour_mut().gossipsub.publish(topic.clone(), data)
                             .map(|_| ()).map_err(|e| P2pError::Publish(e.to_string()));
                         let _ = reply.send(r);
+                    }
+                    Command::PublishTx(raw) => {
+                        if raw.len() <= MAX_TX_BYTES
+                            && let Err(e) = swarm.behaviour_mut().gossipsub.publish(txs.clone(), raw)
+                        {
+                            tracing::debug!(target: "preconf::p2p", %e, "transaction not gossiped");
+                        }
                     }
                     Command::Report(id, source, acceptance) => {
                         let a = match acceptance {
@@ -338,7 +373,12 @@ async fn run(
             }
             event = swarm.select_next_some() => match event {
                 SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message })) => {
-                    let _ = events.send(P2pEvent::Message { id: message_id, source: propagation_source, data: message.data });
+                    let ev = if message.topic == txs {
+                        P2pEvent::Transaction { id: message_id, source: propagation_source, data: message.data }
+                    } else {
+                        P2pEvent::Message { id: message_id, source: propagation_source, data: message.data }
+                    };
+                    let _ = events.send(ev);
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, .. })) => {
                     let _ = events.send(P2pEvent::PeerJoined(peer_id));

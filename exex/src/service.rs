@@ -238,7 +238,41 @@ impl PreconfService {
                         .collect();
                     let _ = reply.send(BlocksResponse { blocks });
                 }
+                P2pEvent::Transaction { id, source, data } => {
+                    use taiko_pool::{PoolError, TransactionOrigin};
+                    let acceptance =
+                        match self.parts.pool.add_raw(TransactionOrigin::External, &data) {
+                            Ok(_) => Acceptance::Accept,
+                            Err(PoolError::Decode(_)) => Acceptance::Reject,
+                            // valid elsewhere perhaps (already known, nonce taken meanwhile, …)
+                            Err(_) => Acceptance::Ignore,
+                        };
+                    self.parts.p2p.report(id, source, acceptance);
+                }
                 P2pEvent::PeerJoined(_) => {}
+            }
+        }
+    }
+
+    /// Gossips the transactions this node's users send (the pool's local ones), so they reach
+    /// whichever preconfer owns the window. Transactions from peers are not re-sent: gossipsub
+    /// forwards them once they are accepted.
+    pub async fn run_tx_forwarder(self: Arc<Self>) {
+        use alloy::eips::eip2718::Encodable2718;
+        let mut new = self.parts.pool.new_pending_transactions_listener();
+        loop {
+            match new.recv().await {
+                Ok(hash) => {
+                    if let Some(tx) = self.parts.pool.get(&hash)
+                        && tx.origin == taiko_pool::TransactionOrigin::Local
+                    {
+                        self.parts.p2p.publish_transaction(tx.tx.inner().encoded_2718());
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(target: "preconf::service", n, "transaction forwarder lagged");
+                }
+                Err(_) => return,
             }
         }
     }

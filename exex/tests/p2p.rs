@@ -44,6 +44,9 @@ fn app(
                         .collect();
                     let _ = reply.send(BlocksResponse { blocks });
                 }
+                P2pEvent::Transaction { id, source, .. } => {
+                    handle.report(id, source, Acceptance::Ignore)
+                }
                 P2pEvent::PeerJoined(_) => {}
             }
         }

@@ -1,7 +1,8 @@
 //! Three nodes — two preconfers taking turns, one follower started late — over libp2p with a
-//! manual clock: every block is preconfirmed by the window's owner, marked end-of-sequencing at
-//! the end of a turn, and becomes `latest` on all three with identical hashes; the late node
-//! catches up by request; no gaps, no reorgs.
+//! manual clock: transactions sent to any node reach the window's owner, every block is
+//! preconfirmed by that owner, marked end-of-sequencing at the end of a turn, and becomes
+//! `latest` on all three with identical hashes; the late node catches up by request; no gaps, no
+//! reorgs.
 
 mod common;
 
@@ -79,6 +80,7 @@ async fn start(
         coinbase: Address::repeat_byte(0xc0),
     }));
     tokio::spawn(service.clone().run_follower(events));
+    tokio::spawn(service.clone().run_tx_forwarder());
     (n, service, p2p)
 }
 
@@ -123,11 +125,24 @@ async fn two_preconfers_and_a_late_follower_agree() {
             );
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }
-        // a transaction reaches both preconfers' pools (tx gossip stands in)
+        // a user sends a transaction to one node (in turn A, B, C); gossip takes it to the
+        // preconfer whose window this is
         let raw = transfer(chain, &users[(i % 3) as usize], i / 3);
-        for n in [&a, &b] {
-            n.pool.add_raw(TransactionOrigin::External, &raw).unwrap();
+        let entry = match (i % 3, &c) {
+            (2, Some((cn, _, _))) => cn,
+            (1, _) => &b,
+            _ => &a,
+        };
+        entry.pool.add_raw(TransactionOrigin::Local, &raw).unwrap();
+        let hash = alloy::primitives::keccak256(&raw);
+        let owner = if (i / WINDOW).is_multiple_of(2) { &a } else { &b };
+        for _ in 0..200 {
+            if owner.pool.get(&hash).is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        assert!(owner.pool.get(&hash).is_some(), "tick {i}: the transaction reached the preconfer");
         sent += 1;
         let now_ms = (genesis_ts + i) * 1000;
         let ra = sa.on_tick(now_ms, now_ms + 1000).await.unwrap();
