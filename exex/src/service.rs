@@ -129,11 +129,12 @@ impl PreconfService {
         }
         let end_of_sequencing =
             self.parts.schedule.window_at(next_tick_ms / 1000).map(|(o, _)| o) != Some(owner);
-        let (head, _) = self.head();
+        let parent = self.parts.store.latest_header().expect("the head is readable");
+        let head = parent.number;
         let msg = match resume(signer, self.parts.l2_chain_id, head + 1).await? {
             Some(m) => m,
             None => {
-                let parent_ts = self.parts.store.latest_header().expect("head").timestamp;
+                let parent_ts = parent.timestamp;
                 let plan = BlockPlan {
                     attrs: BlockAttributes {
                         timestamp: ts.max(parent_ts),

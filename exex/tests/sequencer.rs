@@ -11,16 +11,15 @@ use alloy::{
     signers::SignerSync,
     sol_types::Eip712Domain,
 };
-use common::{node, plan, preconfer_key, transfer};
+use common::{node, preconfer_key, preconfirm_next, transfer};
 use taiko_chainspec::devnet_accounts;
 use taiko_contracts::wire;
-use taiko_evm::BuildLimits;
 use taiko_node::RunningNode;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
     message::{PreconfMessage, ValidationContext},
     protection::{ProtectionDb, ProtectionError},
-    sequencer::{FollowOutcome, commit, follow, preconfirm},
+    sequencer::{FollowOutcome, commit, follow},
     signer::{CommitmentSigner, LocalSigner, SignerError},
 };
 
@@ -78,17 +77,7 @@ async fn preconfer_block_is_imported_by_a_follower() {
     }
 
     // A: build → protect → sign; publish (the wire bytes); commit
-    let limits = BuildLimits::from_spec(&a.spec);
-    let msg = preconfirm(
-        &a.engine,
-        Box::new(a.pool.best_transactions()),
-        limits,
-        &signer,
-        chain,
-        plan(&a),
-    )
-    .await
-    .unwrap();
+    let msg = preconfirm_next(&a, &signer).await.unwrap();
     assert_eq!(msg.block.body.transactions.len(), 4, "anchor + 3 transfers");
     let wire_bytes = msg.encode();
     commit(&a.engine, msg.commitment.blockHash).await.unwrap();
@@ -112,16 +101,7 @@ async fn preconfer_block_is_imported_by_a_follower() {
     ));
 
     // An invalid execution: the preconfer signs a block whose state root is wrong
-    let mut next = preconfirm(
-        &a.engine,
-        Box::new(a.pool.best_transactions()),
-        limits,
-        &signer,
-        chain,
-        plan(&a),
-    )
-    .await
-    .unwrap();
+    let mut next = preconfirm_next(&a, &signer).await.unwrap();
     next.block.header.state_root = B256::repeat_byte(0x66);
     next.commitment.blockHash = next.block.header.hash_slow();
     let digest =

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {L1Fixture} from "./L1Fixture.sol";
+import {L1Fixture, batchProposedIn} from "./L1Fixture.sol";
 import {TestBase, Vm, VmLog} from "../utils/TestBase.sol";
 import {LibBatch} from "../../src/l1/libs/LibBatch.sol";
 import {PreconfTaskManager} from "../../src/l1/PreconfTaskManager.sol";
@@ -107,17 +107,7 @@ contract HonestHandler is TestBase {
         vm.recordLogs();
         vm.prank(alice);
         tm.proposeBatch(p, hex"01", index, next);
-        VmLog[] memory logs = vm.getRecordedLogs();
-        for (uint256 i; i < logs.length; ++i) {
-            if (
-                logs[i].emitter == address(inbox)
-                    && logs[i].topics[0] == TaikoInbox.BatchProposed.selector
-            ) {
-                (LibBatch.BatchInfo memory info,) =
-                    abi.decode(logs[i].data, (LibBatch.BatchInfo, bytes));
-                infos.push(abi.encode(info));
-            }
-        }
+        infos.push(abi.encode(batchProposedIn(vm.getRecordedLogs(), address(inbox))));
         vm.warp(block.timestamp + 1);
         vm.roll(block.number + 1);
     }

@@ -11,6 +11,39 @@ import {TaikoInbox} from "../../src/l1/TaikoInbox.sol";
 import {IRestaking} from "../../src/l1/restaking/IRestaking.sol";
 import {NativeStaking} from "../../src/l1/restaking/NativeStaking.sol";
 
+/// @notice The block digests of a batch's blocks, preceded by the parent digest (`LibBatch`).
+function digestChain(LibBatch.BatchParams memory p, uint64 firstBlockId, bytes32 parentDigest)
+    pure
+    returns (bytes32[] memory d)
+{
+    d = new bytes32[](p.blocks.length + 1);
+    d[0] = parentDigest;
+    for (uint256 i; i < p.blocks.length; ++i) {
+        d[i + 1] = LibBatch.digest(
+            d[i],
+            firstBlockId + uint64(i),
+            p.blocks[i].txListHash,
+            LibBatch.blockTimestamp(p.blocks, p.lastBlockTimestamp, i),
+            p.blocks[i].anchorBlockId,
+            p.coinbase
+        );
+    }
+}
+
+/// @notice The metadata of the `BatchProposed` event `inbox` emitted among recorded `logs`.
+function batchProposedIn(VmLog[] memory logs, address inbox)
+    pure
+    returns (LibBatch.BatchInfo memory info)
+{
+    for (uint256 i; i < logs.length; ++i) {
+        if (logs[i].emitter == inbox && logs[i].topics[0] == TaikoInbox.BatchProposed.selector) {
+            (info,) = abi.decode(logs[i].data, (LibBatch.BatchInfo, bytes));
+            return info;
+        }
+    }
+    revert TestBase.AssertionFailed("no BatchProposed event");
+}
+
 /// @notice Deploys and wires the L1 contracts (native staking back end) with devnet-like
 /// parameters: 2 s slots, 4-slot epochs, so an epoch is 8 s.
 abstract contract L1Fixture is TestBase {
@@ -172,26 +205,6 @@ abstract contract L1Fixture is TestBase {
         return abi.encodePacked(r, s, v);
     }
 
-    /// @dev The digests of the blocks of a batch, from its parent digest.
-    function _digests(LibBatch.BatchParams memory p, uint64 firstBlockId, bytes32 parentDigest)
-        internal
-        pure
-        returns (bytes32[] memory d)
-    {
-        d = new bytes32[](p.blocks.length + 1);
-        d[0] = parentDigest;
-        for (uint256 i; i < p.blocks.length; ++i) {
-            d[i + 1] = LibBatch.digest(
-                d[i],
-                firstBlockId + uint64(i),
-                p.blocks[i].txListHash,
-                LibBatch.blockTimestamp(p.blocks, p.lastBlockTimestamp, i),
-                p.blocks[i].anchorBlockId,
-                p.coinbase
-            );
-        }
-    }
-
     /// @dev Proposes through the task manager as `who` and returns the metadata the inbox
     /// emitted (the task manager does not return it, to keep routing cheap).
     function _proposeVia(
@@ -203,17 +216,7 @@ abstract contract L1Fixture is TestBase {
         vm.recordLogs();
         vm.prank(who);
         tm.proposeBatch(p, hex"01", index, next);
-        VmLog[] memory logs = vm.getRecordedLogs();
-        for (uint256 i; i < logs.length; ++i) {
-            if (
-                logs[i].emitter == address(inbox)
-                    && logs[i].topics[0] == TaikoInbox.BatchProposed.selector
-            ) {
-                (info,) = abi.decode(logs[i].data, (LibBatch.BatchInfo, bytes));
-                return info;
-            }
-        }
-        revert AssertionFailed("no BatchProposed event");
+        return batchProposedIn(vm.getRecordedLogs(), address(inbox));
     }
 
     /// @dev An empty lookahead (posts a fallback entry when one is due).

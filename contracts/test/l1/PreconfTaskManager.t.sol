@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {L1Fixture} from "./L1Fixture.sol";
+import {L1Fixture, digestChain} from "./L1Fixture.sol";
 import {LibBatch} from "../../src/l1/libs/LibBatch.sol";
 import {PreconfTaskManager} from "../../src/l1/PreconfTaskManager.sol";
 import {PreconfServiceManager} from "../../src/l1/PreconfServiceManager.sol";
@@ -408,7 +408,7 @@ contract PreconfTaskManagerTest is L1Fixture {
     function test_wrongPreconfirmation_slashesDifferentBlock() public {
         vm.warp(_slotTs(e, 0) + 1);
         LibBatch.BatchParams memory p = _batch(alice, 3, 1);
-        bytes32[] memory d = _digests(p, 1, 0);
+        bytes32[] memory d = digestChain(p, 1, 0);
         // alice promised block 2 with another tx list, then proposed this batch
         PreconfTaskManager.Preconfirmation memory c = _commitment(p, 1, 1, d[1], _slotTs(e, 1));
         c.txListHash = keccak256("promised");
@@ -422,7 +422,7 @@ contract PreconfTaskManagerTest is L1Fixture {
     function test_wrongPreconfirmation_noFaultWhenKept() public {
         vm.warp(_slotTs(e, 0) + 1);
         LibBatch.BatchParams memory p = _batch(alice, 3, 1);
-        bytes32[] memory d = _digests(p, 1, 0);
+        bytes32[] memory d = digestChain(p, 1, 0);
         LibBatch.BatchInfo memory info = _proposeFirstBatch(alice, p);
         for (uint256 i; i < 3; ++i) {
             PreconfTaskManager.Preconfirmation memory c = _commitment(p, 1, i, d[i], _slotTs(e, 1));
@@ -449,7 +449,7 @@ contract PreconfTaskManagerTest is L1Fixture {
     function test_wrongPreconfirmation_rejects() public {
         vm.warp(_slotTs(e, 0) + 1);
         LibBatch.BatchParams memory p = _batch(alice, 2, 1);
-        bytes32[] memory d = _digests(p, 1, 0);
+        bytes32[] memory d = digestChain(p, 1, 0);
         PreconfTaskManager.Preconfirmation memory c = _commitment(p, 1, 1, d[1], _slotTs(e, 1));
         c.txListHash = keccak256("promised");
         LibBatch.BatchInfo memory info = _proposeFirstBatch(alice, p);
@@ -574,7 +574,7 @@ contract PreconfTaskManagerTest is L1Fixture {
         // bob: wrong preconfirmation in a 10-block batch (block 10 disputed)
         vm.warp(_slotTs(e, 0) + 1);
         LibBatch.BatchParams memory p = _batch(alice, 10, 7);
-        bytes32[] memory d = _digests(p, 1, 0);
+        bytes32[] memory d = digestChain(p, 1, 0);
         PreconfTaskManager.Preconfirmation memory c = _commitment(p, 1, 9, d[9], _slotTs(e, 1));
         c.coinbase = address(0xC0FFEE);
         vm.deal(alice, 10 ether);
@@ -596,16 +596,6 @@ contract PreconfTaskManagerTest is L1Fixture {
         g = gasleft();
         tm.proveMissedProposal(m, sm_);
         emit log_named_uint("gas: proveMissedProposal", g - gasleft());
-    }
-
-    function _str(uint256 v) internal pure returns (string memory s) {
-        if (v == 0) return "0";
-        bytes memory b;
-        while (v != 0) {
-            b = abi.encodePacked(bytes1(uint8(48 + (v % 10))), b);
-            v /= 10;
-        }
-        s = string(b);
     }
 }
 

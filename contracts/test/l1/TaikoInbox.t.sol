@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {TestBase} from "../utils/TestBase.sol";
+import {digestChain} from "./L1Fixture.sol";
 import {LibBatch} from "../../src/l1/libs/LibBatch.sol";
 import {TaikoInbox} from "../../src/l1/TaikoInbox.sol";
 
@@ -44,19 +45,10 @@ contract TaikoInboxTest is TestBase {
     function _expectedDigest(LibBatch.BatchParams memory p, uint64 first, bytes32 parent)
         internal
         pure
-        returns (bytes32 d)
+        returns (bytes32)
     {
-        d = parent;
-        for (uint256 i; i < p.blocks.length; ++i) {
-            d = LibBatch.digest(
-                d,
-                first + uint64(i),
-                p.blocks[i].txListHash,
-                LibBatch.blockTimestamp(p.blocks, p.lastBlockTimestamp, i),
-                p.blocks[i].anchorBlockId,
-                p.coinbase
-            );
-        }
+        bytes32[] memory d = digestChain(p, first, parent);
+        return d[d.length - 1];
     }
 
     function test_propose_storesHeadDigestAndMeta() public {

@@ -81,14 +81,7 @@ library LibBLS {
             yHi := shr(128, calldataload(add(serialized.offset, 48)))
             yLo := calldataload(add(serialized.offset, 64))
         }
-        bool allZero = true;
-        for (uint256 i; i < 96; ++i) {
-            if (serialized[i] != 0) {
-                allZero = false;
-                break;
-            }
-        }
-        if (allZero) revert InvalidPublicKeyEncoding();
+        if (_isZero(serialized)) revert InvalidPublicKeyEncoding();
         bool larger = yHi > HALF_P_HI || (yHi == HALF_P_HI && yLo > HALF_P_LO);
         compressed[0] = bytes1(uint8(compressed[0]) | 0x80 | (larger ? 0x20 : 0));
     }
@@ -99,14 +92,7 @@ library LibBLS {
         if (serialized.length != 192 || uint8(serialized[0]) & 0xe0 != 0) {
             revert InvalidSignatureEncoding();
         }
-        bool allZero = true;
-        for (uint256 i; i < 192; ++i) {
-            if (serialized[i] != 0) {
-                allZero = false;
-                break;
-            }
-        }
-        if (allZero) revert InvalidSignatureEncoding();
+        if (_isZero(serialized)) revert InvalidSignatureEncoding();
         point = new bytes(256);
         assembly ("memory-safe") {
             let o := serialized.offset
@@ -196,6 +182,15 @@ library LibBLS {
                 mstore(add(out, mul(i, 0x20)), bi)
             }
         }
+    }
+
+    /// @dev Whether every byte is zero (the serialisation of the point at infinity without its
+    /// flag, which no valid key or signature has).
+    function _isZero(bytes calldata b) private pure returns (bool) {
+        for (uint256 i; i < b.length; ++i) {
+            if (b[i] != 0) return false;
+        }
+        return true;
     }
 
     function _call(address precompile, uint256 gasLimit, bytes memory input, uint256 outLen)
