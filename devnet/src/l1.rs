@@ -1,72 +1,32 @@
-//! A small L1 JSON-RPC client: reads, calls, signed transactions, and the anvil methods the
-//! slot driver and the simulators use.
+//! The devnet's L1 client: [`taiko_l1::L1Client`] plus the anvil methods the slot driver and the
+//! simulators use.
 
-use std::time::Duration;
+use std::ops::Deref;
 
-use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::eip2718::Encodable2718,
-    primitives::{Address, B256, Bytes, TxKind, U256},
-    signers::{SignerSync, local::PrivateKeySigner},
-    sol_types::SolCall,
-};
-use jsonrpsee::{
-    core::{client::ClientT, params::ArrayParams},
-    http_client::{HttpClient, HttpClientBuilder},
-    rpc_params,
-};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use jsonrpsee::{core::params::ArrayParams, rpc_params};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use taiko_l1::L1Block;
+
 use crate::DevnetError;
 
-/// An L1 block as the driver needs it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct L1Block {
-    /// Number.
-    pub number: u64,
-    /// Timestamp.
-    pub timestamp: u64,
-    /// Hash.
-    pub hash: B256,
-}
-
-/// JSON-RPC client of the L1 (anvil).
+/// The L1 client with anvil's extra methods.
 #[derive(Clone, Debug)]
-pub struct L1Client {
-    rpc: HttpClient,
-    chain_id: u64,
-}
+pub struct L1Client(taiko_l1::L1Client);
 
-fn rpc_err(method: &'static str) -> impl FnOnce(jsonrpsee::core::ClientError) -> DevnetError {
-    move |e| DevnetError::Rpc { method, message: e.to_string() }
-}
-
-fn hex_u64(v: &Value) -> u64 {
-    v.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
+impl Deref for L1Client {
+    type Target = taiko_l1::L1Client;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl L1Client {
     /// Connects, waiting up to 10 s for the endpoint to answer.
     pub async fn connect(url: &str) -> Result<Self, DevnetError> {
-        let rpc = HttpClientBuilder::default()
-            .request_timeout(Duration::from_secs(30))
-            .build(url)
-            .map_err(|e| DevnetError::Rpc { method: "connect", message: e.to_string() })?;
-        let mut last = String::new();
-        for _ in 0..200 {
-            match rpc.request::<U256, _>("eth_chainId", rpc_params![]).await {
-                Ok(id) => return Ok(Self { rpc, chain_id: id.to() }),
-                Err(e) => last = e.to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(DevnetError::Rpc { method: "eth_chainId", message: format!("{url} not up: {last}") })
-    }
-
-    /// The chain id.
-    pub fn chain_id(&self) -> u64 {
-        self.chain_id
+        Ok(Self(taiko_l1::L1Client::connect(url).await?))
     }
 
     /// A raw request.
@@ -75,136 +35,7 @@ impl L1Client {
         method: &'static str,
         params: ArrayParams,
     ) -> Result<T, DevnetError> {
-        self.rpc.request(method, params).await.map_err(rpc_err(method))
-    }
-
-    /// The latest block.
-    pub async fn latest(&self) -> Result<L1Block, DevnetError> {
-        let b: Value = self.request("eth_getBlockByNumber", rpc_params!["latest", false]).await?;
-        Ok(L1Block {
-            number: hex_u64(&b["number"]),
-            timestamp: hex_u64(&b["timestamp"]),
-            hash: serde_json::from_value(b["hash"].clone()).unwrap_or_default(),
-        })
-    }
-
-    /// A block's transaction hashes, in order.
-    pub async fn block_tx_hashes(&self, number: u64) -> Result<Vec<B256>, DevnetError> {
-        let b: Value = self
-            .request("eth_getBlockByNumber", rpc_params![format!("0x{number:x}"), false])
-            .await?;
-        Ok(serde_json::from_value(b["transactions"].clone()).unwrap_or_default())
-    }
-
-    /// `eth_call` at latest; the revert message (with data) as the error.
-    pub async fn call_raw(&self, to: Address, data: Vec<u8>) -> Result<Bytes, DevnetError> {
-        let req = serde_json::json!({ "to": to, "data": Bytes::from(data) });
-        self.request("eth_call", rpc_params![req, "latest"]).await
-    }
-
-    /// A typed `eth_call`.
-    pub async fn call<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, DevnetError> {
-        let out = self.call_raw(to, call.abi_encode()).await?;
-        C::abi_decode_returns(&out)
-            .map_err(|e| DevnetError::Rpc { method: "eth_call", message: e.to_string() })
-    }
-
-    /// The preconfer a validator key maps onto at `timestamp` in `registry` (none if unmapped).
-    pub async fn preconfer_of(
-        &self,
-        registry: Address,
-        key_hash: B256,
-        timestamp: u64,
-    ) -> Result<Option<Address>, DevnetError> {
-        let p = self
-            .call(
-                registry,
-                taiko_contracts::PreconfRegistry::preconferOfCall {
-                    keyHash: key_hash,
-                    timestamp: U256::from(timestamp),
-                },
-            )
-            .await?;
-        Ok((p != Address::ZERO).then_some(p))
-    }
-
-    /// The next nonce of `who`, counting pending transactions.
-    pub async fn nonce(&self, who: Address) -> Result<u64, DevnetError> {
-        let n: U256 = self.request("eth_getTransactionCount", rpc_params![who, "pending"]).await?;
-        Ok(n.to())
-    }
-
-    /// Signs an EIP-1559 transaction.
-    pub fn sign_tx(
-        &self,
-        signer: &PrivateKeySigner,
-        nonce: u64,
-        to: Address,
-        input: Vec<u8>,
-        value: U256,
-        gas_limit: u64,
-    ) -> Vec<u8> {
-        let tx = TxEip1559 {
-            chain_id: self.chain_id,
-            nonce,
-            gas_limit,
-            max_fee_per_gas: 100_000_000_000,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to: TxKind::Call(to),
-            value,
-            input: input.into(),
-            access_list: Default::default(),
-        };
-        let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("local signing");
-        TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
-    }
-
-    /// Submits a raw transaction.
-    pub async fn send_raw(&self, raw: Vec<u8>) -> Result<B256, DevnetError> {
-        self.request("eth_sendRawTransaction", rpc_params![Bytes::from(raw)]).await
-    }
-
-    /// Sends `call` from `signer` (10M gas) and returns its hash, without waiting.
-    pub async fn send<C: SolCall>(
-        &self,
-        signer: &PrivateKeySigner,
-        to: Address,
-        call: C,
-        value: U256,
-    ) -> Result<B256, DevnetError> {
-        let nonce = self.nonce(signer.address()).await?;
-        self.send_raw(self.sign_tx(signer, nonce, to, call.abi_encode(), value, 10_000_000)).await
-    }
-
-    /// The receipt of `hash`, if mined.
-    pub async fn receipt(&self, hash: B256) -> Result<Option<Value>, DevnetError> {
-        self.request("eth_getTransactionReceipt", rpc_params![hash]).await
-    }
-
-    /// Waits for `hash` to be mined (automine on) and checks it succeeded.
-    pub async fn wait_success(&self, hash: B256, what: &str) -> Result<Value, DevnetError> {
-        for _ in 0..400 {
-            if let Some(r) = self.receipt(hash).await? {
-                if r["status"] != "0x1" {
-                    return Err(DevnetError::TxFailed(format!("{what} ({hash}) reverted")));
-                }
-                return Ok(r);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        Err(DevnetError::TxFailed(format!("{what} ({hash}) not mined")))
-    }
-
-    /// Sends and waits (automine must be on).
-    pub async fn transact<C: SolCall>(
-        &self,
-        signer: &PrivateKeySigner,
-        to: Address,
-        call: C,
-        value: U256,
-    ) -> Result<Value, DevnetError> {
-        let hash = self.send(signer, to, call, value).await?;
-        self.wait_success(hash, C::SIGNATURE).await
+        Ok(self.0.request(method, params).await?)
     }
 
     /// Mines one block with the given timestamp (anvil).
@@ -267,30 +98,9 @@ impl L1Client {
         Ok(out)
     }
 
-    /// The raw bytes of a (pending or mined) transaction.
-    pub async fn raw_transaction(&self, hash: B256) -> Result<Bytes, DevnetError> {
-        self.request("eth_getRawTransactionByHash", rpc_params![hash]).await
-    }
-
     /// Drops a pending transaction (anvil).
     pub async fn drop_transaction(&self, hash: B256) -> Result<(), DevnetError> {
         let _: Value = self.request("anvil_dropTransaction", rpc_params![hash]).await?;
         Ok(())
-    }
-
-    /// The code at `who`.
-    pub async fn code(&self, who: Address) -> Result<Bytes, DevnetError> {
-        self.request("eth_getCode", rpc_params![who, "latest"]).await
-    }
-
-    /// The balance of `who`.
-    pub async fn balance(&self, who: Address) -> Result<U256, DevnetError> {
-        self.request("eth_getBalance", rpc_params![who, "latest"]).await
-    }
-
-    /// The base fee of the latest block.
-    pub async fn base_fee(&self) -> Result<u128, DevnetError> {
-        let b: Value = self.request("eth_getBlockByNumber", rpc_params!["latest", false]).await?;
-        Ok(hex_u64(&b["baseFeePerGas"]) as u128)
     }
 }

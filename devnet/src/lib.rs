@@ -90,6 +90,18 @@ pub enum DevnetError {
     Driver(String),
 }
 
+impl From<taiko_l1::L1Error> for DevnetError {
+    fn from(e: taiko_l1::L1Error) -> Self {
+        match e {
+            taiko_l1::L1Error::Rpc { method, message } => Self::Rpc { method, message },
+            taiko_l1::L1Error::TxFailed(m) => Self::TxFailed(m),
+            e @ taiko_l1::L1Error::Beacon { .. } => {
+                Self::Rpc { method: "beacon API", message: e.to_string() }
+            }
+        }
+    }
+}
+
 /// How slots advance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockMode {

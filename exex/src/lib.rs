@@ -27,11 +27,16 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod anchor;
 pub mod clock;
+pub mod evidence;
 pub mod lookahead;
 pub mod message;
+pub mod metrics;
 pub mod p2p;
 pub mod protection;
+pub mod runtime;
+pub mod schedule;
 pub mod sequencer;
 pub mod service;
 pub mod signer;

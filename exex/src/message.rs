@@ -219,6 +219,9 @@ pub enum Ignored {
     },
     /// It does not extend the head.
     OtherBranch,
+    /// Its timestamp is in no window this node knows yet (its lookahead is not loaded): the
+    /// block may be valid, so the sender is not penalised; a later gap fetch brings it.
+    UnknownWindow,
 }
 
 /// The outcome of [`validate`].
@@ -243,6 +246,9 @@ pub enum Verdict {
 /// Checks a decoded message.
 pub fn validate(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Verdict {
     match check(msg, ctx) {
+        Err(Rejection::NotThePreconfer { signer, expected: None }) => {
+            Verdict::Ignore { signer, why: Ignored::UnknownWindow }
+        }
         Err(r) => Verdict::Reject(r),
         Ok(signer) => {
             let (head, head_hash) = ctx.head();

@@ -17,13 +17,16 @@ use alloy::{
 use parking_lot::Mutex;
 use taiko_contracts::wire;
 use taiko_engine::EngineHandle;
-use taiko_evm::{AnchorInput, BlockAttributes, BuildLimits};
+use taiko_evm::{BlockAttributes, BuildLimits};
 use taiko_pool::Pool;
 use taiko_store::Store;
 use tokio::sync::mpsc;
 
 use crate::{
-    message::{Ignored, PreconfMessage, ValidationContext},
+    anchor::{AnchorSource, anchor_of, choose},
+    evidence::{Equivocation, EvidenceDb},
+    message::{Ignored, PreconfMessage, Rejection, ValidationContext},
+    metrics::Metrics,
     p2p::{Acceptance, BlocksRequest, BlocksResponse, P2pEvent, P2pHandle},
     sequencer::{BlockPlan, FollowOutcome, SequencerError, commit, follow, preconfirm, resume},
     signer::CommitmentSigner,
@@ -58,14 +61,36 @@ pub struct ServiceParts {
     pub limits: BuildLimits,
     /// Fee recipient of our blocks.
     pub coinbase: Address,
+    /// Where anchors come from.
+    pub anchor: Arc<dyn AnchorSource>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where equivocations are recorded; `None` keeps them in the log only.
+    pub evidence: Option<Arc<EvidenceDb>>,
+    /// Skip ticks with nothing pending (except the end-of-sequencing block of a turn).
+    pub skip_empty: bool,
+    /// At the start of our turn, how long to wait for the previous preconfer's
+    /// end-of-sequencing block before building on what we have.
+    pub handover_grace_ms: u64,
+}
+
+/// One adopted block, as kept for catch-up, digests and handovers.
+#[derive(Clone, Debug)]
+struct Adopted {
+    wire: Vec<u8>,
+    digest: B256,
+    hash: B256,
+    end_of_sequencing: bool,
 }
 
 /// One node's preconfirmation service.
 #[derive(Debug)]
 pub struct PreconfService {
     parts: ServiceParts,
-    /// Adopted blocks: gossip bytes (for catch-up) and block digest.
-    chain: Mutex<BTreeMap<u64, (Vec<u8>, B256)>>,
+    /// Adopted blocks.
+    chain: Mutex<BTreeMap<u64, Adopted>>,
+    /// When our current turn started (ms), if we are in one.
+    turn_started_ms: Mutex<Option<u64>>,
 }
 
 /// What a tick did.
@@ -80,12 +105,17 @@ pub enum TickOutcome {
         /// Whether it ended our turn.
         end_of_sequencing: bool,
     },
+    /// Our turn, but nothing to preconfirm (`skip_empty`).
+    Skipped,
+    /// Our turn has begun but the previous preconfer's end-of-sequencing block has not arrived;
+    /// call again until the grace period is over.
+    AwaitingHandover,
 }
 
 impl PreconfService {
     /// A service over `parts`.
     pub fn new(parts: ServiceParts) -> Self {
-        Self { parts, chain: Mutex::new(BTreeMap::new()) }
+        Self { parts, chain: Mutex::new(BTreeMap::new()), turn_started_ms: Mutex::new(None) }
     }
 
     fn head(&self) -> (u64, B256) {
@@ -97,7 +127,24 @@ impl PreconfService {
         if number == 0 {
             return B256::ZERO;
         }
-        self.chain.lock().get(&number).map(|(_, d)| *d).unwrap_or_default()
+        self.chain.lock().get(&number).map(|a| a.digest).unwrap_or_default()
+    }
+
+    /// Whether the head ends a turn: genesis, a block marked end-of-sequencing, or our own.
+    fn head_hands_over(&self, head: u64, us: Address) -> bool {
+        if head == 0 {
+            return true;
+        }
+        let chain = self.chain.lock();
+        let Some(a) = chain.get(&head) else { return false };
+        a.end_of_sequencing
+            || PreconfMessage::decode(&a.wire).ok().and_then(|m| {
+                crate::signer::recover_commitment_signer(
+                    &m.commitment,
+                    &self.parts.domain,
+                    &m.signature,
+                )
+            }) == Some(us)
     }
 
     fn remember(&self, msg: &PreconfMessage, wire_bytes: Vec<u8>) {
@@ -110,7 +157,52 @@ impl PreconfService {
             c.anchorBlockId,
             c.coinbase,
         );
-        self.chain.lock().insert(c.blockNumber, (wire_bytes, digest));
+        self.chain.lock().insert(
+            c.blockNumber,
+            Adopted {
+                wire: wire_bytes,
+                digest,
+                hash: c.blockHash,
+                end_of_sequencing: c.endOfSequencing,
+            },
+        );
+        self.parts.metrics.l2_head.set(c.blockNumber as i64);
+    }
+
+    /// Records `msg` as equivocation evidence if we adopted a different block its signer signed
+    /// at the same height.
+    fn check_equivocation(&self, msg: &PreconfMessage, wire_bytes: &[u8]) {
+        let c = &msg.commitment;
+        let Some(first) = self.chain.lock().get(&c.blockNumber).cloned() else { return };
+        if first.hash == c.blockHash {
+            return;
+        }
+        let Ok(kept) = PreconfMessage::decode(&first.wire) else { return };
+        let recover = |m: &PreconfMessage| {
+            crate::signer::recover_commitment_signer(
+                &m.commitment,
+                &self.parts.domain,
+                &m.signature,
+            )
+        };
+        let (Some(a), Some(b)) = (recover(&kept), recover(msg)) else { return };
+        if a != b {
+            return;
+        }
+        self.parts.metrics.equivocations.inc();
+        tracing::warn!(target: "preconf::service", signer = %a, height = c.blockNumber, kept = %first.hash, other = %c.blockHash, "equivocation: two signed blocks at one height");
+        if let Some(db) = &self.parts.evidence {
+            let e = Equivocation {
+                signer: a,
+                chain_id: c.l2ChainId,
+                height: c.blockNumber,
+                first: first.wire,
+                second: wire_bytes.to_vec(),
+            };
+            if let Err(err) = db.record(&e, c.blockHash) {
+                tracing::error!(target: "preconf::service", %err, "recording equivocation evidence");
+            }
+        }
     }
 
     /// Runs one L2 tick at `now_ms`.
@@ -125,25 +217,38 @@ impl PreconfService {
             return Ok(TickOutcome::NotOurTurn);
         };
         if owner != signer.address() {
+            *self.turn_started_ms.lock() = None;
             return Ok(TickOutcome::NotOurTurn);
+        }
+        let started = *self.turn_started_ms.lock().get_or_insert(now_ms);
+        let head_number = self.parts.store.latest_header().expect("the head is readable").number;
+        if !self.head_hands_over(head_number, owner)
+            && now_ms < started + self.parts.handover_grace_ms
+        {
+            return Ok(TickOutcome::AwaitingHandover);
         }
         let end_of_sequencing =
             self.parts.schedule.window_at(next_tick_ms / 1000).map(|(o, _)| o) != Some(owner);
         let parent = self.parts.store.latest_header().expect("the head is readable");
         let head = parent.number;
+        let started_at = std::time::Instant::now();
         let msg = match resume(signer, self.parts.l2_chain_id, head + 1).await? {
             Some(m) => m,
             None => {
+                if self.parts.skip_empty
+                    && !end_of_sequencing
+                    && self.parts.pool.size().pending.count == 0
+                {
+                    return Ok(TickOutcome::Skipped);
+                }
                 let parent_ts = parent.timestamp;
+                let anchor =
+                    choose(self.parts.anchor.candidate(), anchor_of(&self.parts.store, head));
                 let plan = BlockPlan {
                     attrs: BlockAttributes {
                         timestamp: ts.max(parent_ts),
                         coinbase: self.parts.coinbase,
-                        anchor: AnchorInput {
-                            l1_block_id: head + 1,
-                            l1_block_hash: B256::with_last_byte(1),
-                            l1_state_root: B256::with_last_byte(2),
-                        },
+                        anchor,
                         ..Default::default()
                     },
                     parent_digest: self.digest_of(head),
@@ -169,6 +274,8 @@ impl PreconfService {
         let number = msg.commitment.blockNumber;
         let eos = msg.commitment.endOfSequencing;
         self.remember(&msg, wire_bytes);
+        self.parts.metrics.blocks_preconfirmed.inc();
+        self.parts.metrics.build_seconds.observe(started_at.elapsed().as_secs_f64());
         Ok(TickOutcome::Preconfirmed { number, end_of_sequencing: eos })
     }
 
@@ -179,9 +286,20 @@ impl PreconfService {
         wire_bytes: Vec<u8>,
     ) -> Result<FollowOutcome, SequencerError> {
         let ctx = Ctx { service: self, head: self.head() };
+        let received = std::time::Instant::now();
         let outcome = follow(&self.parts.engine, msg, &ctx).await?;
-        if outcome == FollowOutcome::Imported {
-            self.remember(msg, wire_bytes);
+        match &outcome {
+            FollowOutcome::Imported => {
+                self.parts.metrics.blocks_imported.inc();
+                self.parts.metrics.import_seconds.observe(received.elapsed().as_secs_f64());
+                self.remember(msg, wire_bytes);
+            }
+            FollowOutcome::Ignored(Ignored::Old | Ignored::OtherBranch) => {
+                self.check_equivocation(msg, &wire_bytes);
+            }
+            FollowOutcome::Rejected(r) => self.parts.metrics.rejected(reason(r)),
+            FollowOutcome::Invalid(_) => self.parts.metrics.rejected("invalid_execution"),
+            FollowOutcome::Ignored(Ignored::Gap { .. } | Ignored::UnknownWindow) => {}
         }
         Ok(outcome)
     }
@@ -214,6 +332,7 @@ impl PreconfService {
             match ev {
                 P2pEvent::Message { id, source, data } => {
                     let Ok(msg) = PreconfMessage::decode(&data) else {
+                        self.parts.metrics.rejected("decode");
                         self.parts.p2p.report(id, source, Acceptance::Reject);
                         continue;
                     };
@@ -235,7 +354,7 @@ impl PreconfService {
                 P2pEvent::BlocksRequested { request, reply, .. } => {
                     let chain = self.chain.lock();
                     let blocks = (request.from..request.from + request.count as u64)
-                        .map_while(|n| chain.get(&n).map(|(b, _)| b.clone()))
+                        .map_while(|n| chain.get(&n).map(|a| a.wire.clone()))
                         .collect();
                     let _ = reply.send(BlocksResponse { blocks });
                 }
@@ -281,6 +400,36 @@ impl PreconfService {
     /// The head as `(number, hash)`.
     pub fn latest(&self) -> (u64, B256) {
         self.head()
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.parts.metrics
+    }
+
+    /// The gossip network.
+    pub fn p2p(&self) -> &P2pHandle {
+        &self.parts.p2p
+    }
+
+    /// Updates the gauges that are sampled rather than counted.
+    pub async fn sample_gauges(&self) {
+        let m = &self.parts.metrics;
+        m.gossip_peers.set(self.parts.p2p.topic_peers().await.len() as i64);
+        let size = self.parts.pool.size();
+        m.pool_pending.set(size.pending.count as i64);
+        m.pool_queued.set((size.queued.count + size.basefee.count) as i64);
+        m.l2_head.set(self.head().0 as i64);
+    }
+}
+
+fn reason(r: &Rejection) -> &'static str {
+    match r {
+        Rejection::Decode(_) => "decode",
+        Rejection::WrongChain(_) => "wrong_chain",
+        Rejection::Mismatch(_) => "mismatch",
+        Rejection::BadSignature => "bad_signature",
+        Rejection::NotThePreconfer { .. } => "not_preconfer",
     }
 }
 

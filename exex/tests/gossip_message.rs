@@ -50,6 +50,14 @@ fn rejects_bad_messages() {
     // signed by someone who does not own the window
     let msg = sign(&key("intruder"), block(5, parent, 1), CHAIN);
     assert!(matches!(validate(&msg, &c), Verdict::Reject(Rejection::NotThePreconfer { .. })));
+    // a time this node has no lookahead for: not provably wrong, so ignored, not penalised
+    let mut b = block(5, parent, 1);
+    b.header.timestamp = 5_000;
+    let msg = sign(&key("preconfer"), b, CHAIN);
+    assert_eq!(
+        validate(&msg, &c),
+        Verdict::Ignore { signer: key("preconfer").address(), why: Ignored::UnknownWindow }
+    );
     // another chain
     let msg = sign(&key("preconfer"), block(5, parent, 1), 1);
     assert_eq!(validate(&msg, &c), Verdict::Reject(Rejection::WrongChain(1)));

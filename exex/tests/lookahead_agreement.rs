@@ -2,14 +2,15 @@
 //! epochs including fallback epochs.
 
 use alloy::{
-    primitives::{Address, B256, U256},
+    primitives::{Address, U256},
     signers::local::PrivateKeySigner,
 };
-use taiko_beacon::api::ProposerDuties;
-use taiko_contracts::{PreconfRegistry, PreconfTaskManager};
-use taiko_devnet::{ClockMode, Devnet, DevnetConfig, anvil::BEACON_ROOTS};
-use taiko_preconf_exex::lookahead::{
-    LookaheadParam, SlotProposer, Window, fallback_preconfer, lookahead_params, owner_at, windows,
+use taiko_contracts::PreconfTaskManager;
+use taiko_devnet::{ClockMode, Devnet, DevnetConfig};
+use taiko_l1::BeaconClient;
+use taiko_preconf_exex::{
+    lookahead::{LookaheadParam, Window, lookahead_params, owner_at, windows},
+    schedule::L1Lookahead,
 };
 
 async fn advance_until(devnet: &Devnet, next_slot: u64) {
@@ -18,73 +19,30 @@ async fn advance_until(devnet: &Devnet, next_slot: u64) {
     }
 }
 
+/// The node's view of the L1: what it computes and what the contract stores.
+fn l1_lookahead(devnet: &Devnet) -> L1Lookahead {
+    let m = devnet.manifest();
+    L1Lookahead {
+        l1: (*devnet.l1).clone(),
+        beacon: BeaconClient::new(&m.beacon_api),
+        registry: m.contracts.registry,
+        task_manager: m.contracts.task_manager,
+    }
+}
+
 /// What the node computes for `epoch`: duties from the beacon API, resolved in the registry.
 async fn rust_params(devnet: &Devnet, epoch: u64) -> Vec<LookaheadParam> {
-    let m = devnet.manifest();
-    let duties: ProposerDuties =
-        reqwest::get(format!("{}/eth/v1/validator/duties/proposer/{epoch}", m.beacon_api))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-    let mut proposers = Vec::new();
-    for d in duties.data {
-        let key_hash = m.validators[d.validator_index as usize].key_hash;
-        let preconfer = devnet
-            .l1
-            .preconfer_of(m.contracts.registry, key_hash, m.clock.slot_time(d.slot))
-            .await
-            .unwrap();
-        proposers.push(SlotProposer { slot: d.slot, validator_key_hash: key_hash, preconfer });
-    }
-    lookahead_params(&m.clock, &proposers)
+    let clock = devnet.manifest().clock;
+    lookahead_params(&clock, &l1_lookahead(devnet).proposers(&clock, epoch).await.unwrap())
 }
 
 /// The fallback the contract will pick for `epoch` if posted now.
 async fn rust_fallback(devnet: &Devnet, epoch: u64) -> Option<Address> {
-    let m = devnet.manifest();
-    let active = devnet
-        .l1
-        .call(
-            m.contracts.registry,
-            PreconfRegistry::activePreconfersCall {
-                timestamp: U256::from(m.clock.epoch_start(epoch)),
-            },
-        )
-        .await
-        .unwrap();
-    let mut seed = devnet.l1.latest().await.unwrap().hash;
-    let prev = m.clock.epoch_start(epoch - 1);
-    for i in 1..=m.clock.slots_per_epoch {
-        let ts = U256::from(prev + i * m.clock.slot_secs);
-        if let Ok(root) = devnet.l1.call_raw(BEACON_ROOTS, ts.to_be_bytes::<32>().to_vec()).await
-            && root.len() == 32
-        {
-            seed = B256::from_slice(&root);
-            break;
-        }
-    }
-    fallback_preconfer(seed, &active)
+    l1_lookahead(devnet).fallback(&devnet.manifest().clock, epoch).await.unwrap()
 }
 
 async fn contract_windows(devnet: &Devnet, epoch: u64) -> Vec<Window> {
-    devnet
-        .l1
-        .call(
-            devnet.manifest().contracts.task_manager,
-            PreconfTaskManager::lookaheadCall { epoch: U256::from(epoch) },
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| Window {
-            timestamp: e.timestamp.to::<u64>(),
-            prev_timestamp: e.prevTimestamp.to::<u64>(),
-            preconfer: e.preconfer,
-            is_fallback: e.isFallback,
-        })
-        .collect()
+    l1_lookahead(devnet).posted(epoch).await.unwrap()
 }
 
 async fn post(devnet: &Devnet, who: &PrivateKeySigner, epoch: u64, params: &[LookaheadParam]) {

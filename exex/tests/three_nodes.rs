@@ -12,10 +12,12 @@ use alloy::primitives::{Address, B256};
 use common::{node, preconfer_key, transfer};
 use taiko_chainspec::devnet_accounts;
 use taiko_contracts::wire;
+use taiko_evm::AnchorInput;
 use taiko_evm::BuildLimits;
 use taiko_node::RunningNode;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
+    anchor::FixedAnchor,
     p2p::{P2p, P2pConfig, P2pHandle},
     protection::ProtectionDb,
     service::{PreconfService, ServiceParts, TickOutcome, WindowSchedule},
@@ -78,6 +80,15 @@ async fn start(
         l2_chain_id: n.spec.chain_id,
         limits: BuildLimits::from_spec(&n.spec),
         coinbase: Address::repeat_byte(0xc0),
+        anchor: Arc::new(FixedAnchor(AnchorInput {
+            l1_block_id: 1,
+            l1_block_hash: B256::with_last_byte(1),
+            l1_state_root: B256::with_last_byte(2),
+        })),
+        metrics: Default::default(),
+        evidence: None,
+        skip_empty: false,
+        handover_grace_ms: 0,
     }));
     tokio::spawn(service.clone().run_follower(events));
     tokio::spawn(service.clone().run_tx_forwarder());

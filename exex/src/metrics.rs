@@ -1,0 +1,143 @@
+//! Prometheus metrics of the extension, served at `/metrics`.
+//!
+//! | metric | kind | meaning |
+//! |---|---|---|
+//! | `preconf_blocks_preconfirmed_total` | counter | blocks this node signed and published |
+//! | `preconf_blocks_imported_total` | counter | gossiped blocks imported |
+//! | `preconf_gossip_rejected_total{reason}` | counter | gossip messages refused (peer penalised) |
+//! | `preconf_equivocations_total` | counter | two signed blocks at one height seen from one signer |
+//! | `preconf_build_seconds` | histogram | tick → block signed, published and `latest` |
+//! | `preconf_import_seconds` | histogram | gossip message received → `latest` |
+//! | `preconf_gossip_peers` | gauge | peers on the blocks topic |
+//! | `preconf_pool_pending` / `preconf_pool_queued` | gauge | transactions in the pool |
+//! | `preconf_l2_head` | gauge | number of `latest` |
+//! | `preconf_l1_errors_total` | counter | failed L1 / beacon reads |
+
+use std::{net::SocketAddr, sync::Arc};
+
+use parking_lot::Mutex;
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+/// Label of the rejection counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Short reason (`decode`, `wrong_chain`, `mismatch`, `bad_signature`, `not_preconfer`,
+    /// `invalid_execution`).
+    pub reason: &'static str,
+}
+
+/// The extension's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Blocks signed and published.
+    pub blocks_preconfirmed: Counter,
+    /// Gossiped blocks imported.
+    pub blocks_imported: Counter,
+    /// Refused gossip by reason.
+    pub gossip_rejected: Family<ReasonLabel, Counter>,
+    /// Equivocations seen.
+    pub equivocations: Counter,
+    /// Tick → published and `latest`, seconds.
+    pub build_seconds: Histogram,
+    /// Received → `latest`, seconds.
+    pub import_seconds: Histogram,
+    /// Peers on the blocks topic.
+    pub gossip_peers: Gauge,
+    /// Pending pool transactions.
+    pub pool_pending: Gauge,
+    /// Queued pool transactions.
+    pub pool_queued: Gauge,
+    /// `latest`.
+    pub l2_head: Gauge,
+    /// Failed L1 or beacon reads.
+    pub l1_errors: Counter,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0].into_iter()
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut r = Registry::with_prefix("preconf");
+        let m = Self {
+            registry: Mutex::new(Registry::default()),
+            blocks_preconfirmed: Counter::default(),
+            blocks_imported: Counter::default(),
+            gossip_rejected: Family::default(),
+            equivocations: Counter::default(),
+            build_seconds: Histogram::new(latency_buckets()),
+            import_seconds: Histogram::new(latency_buckets()),
+            gossip_peers: Gauge::default(),
+            pool_pending: Gauge::default(),
+            pool_queued: Gauge::default(),
+            l2_head: Gauge::default(),
+            l1_errors: Counter::default(),
+        };
+        r.register(
+            "blocks_preconfirmed",
+            "Blocks signed and published",
+            m.blocks_preconfirmed.clone(),
+        );
+        r.register("blocks_imported", "Gossiped blocks imported", m.blocks_imported.clone());
+        r.register("gossip_rejected", "Gossip messages refused", m.gossip_rejected.clone());
+        r.register(
+            "equivocations",
+            "Two signed blocks at one height from one signer",
+            m.equivocations.clone(),
+        );
+        r.register("build_seconds", "Tick to published and latest", m.build_seconds.clone());
+        r.register("import_seconds", "Gossip received to latest", m.import_seconds.clone());
+        r.register("gossip_peers", "Peers on the blocks topic", m.gossip_peers.clone());
+        r.register("pool_pending", "Pending pool transactions", m.pool_pending.clone());
+        r.register("pool_queued", "Queued pool transactions", m.pool_queued.clone());
+        r.register("l2_head", "Number of latest", m.l2_head.clone());
+        r.register("l1_errors", "Failed L1 or beacon reads", m.l1_errors.clone());
+        *m.registry.lock() = r;
+        m
+    }
+}
+
+impl Metrics {
+    /// The text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry.lock()).expect("writing to a String");
+        out
+    }
+
+    /// Counts a refused gossip message.
+    pub fn rejected(&self, reason: &'static str) {
+        self.gossip_rejected.get_or_create(&ReasonLabel { reason }).inc();
+    }
+}
+
+/// Serves `GET /metrics` on `addr` until the task is dropped; returns the bound address.
+pub async fn serve(
+    metrics: Arc<Metrics>,
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    use axum::{Router, routing::get};
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let m = metrics.clone();
+            async move {
+                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.encode())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(target: "preconf::metrics", %e, "metrics server stopped");
+        }
+    });
+    Ok((bound, task))
+}

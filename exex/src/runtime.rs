@@ -1,0 +1,286 @@
+//! The extension installed into a running host node: everything [`crate::service`] needs, built
+//! from a [`PreconfConfig`], and the tasks that drive it.
+//!
+//! [`PreconfRuntime::start`] opens the databases, loads the signer, starts libp2p, the follower
+//! (gossip → import), the transaction forwarder, the gauge sampler and the metrics server. The
+//! duties then run either on the wall clock ([`PreconfRuntime::spawn_duties`]: an L1 task that
+//! refreshes the lookahead and the anchor once per slot, and a tick task that calls
+//! [`PreconfService::on_tick`] at each L2 tick), or are driven by a test through
+//! [`PreconfRuntime::refresh`] and the service with a manual clock.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use alloy::primitives::Address;
+use taiko_beacon::clock::SlotClock;
+use taiko_contracts::wire;
+use taiko_evm::BuildLimits;
+use taiko_l1::{BeaconClient, L1Client, L1Error};
+use taiko_node::RunningNode;
+use tokio::task::JoinHandle;
+
+use crate::{
+    anchor::L1Anchor,
+    clock::{Clock, TickSchedule},
+    evidence::EvidenceDb,
+    metrics::{self, Metrics},
+    p2p::{P2p, P2pConfig, P2pHandle},
+    protection::ProtectionDb,
+    schedule::{L1Lookahead, LookaheadSchedule},
+    service::{PreconfService, ServiceParts, TickOutcome},
+    signer::{CommitmentSigner, PreconfSigner},
+};
+
+/// Everything the extension is configured with.
+#[derive(Debug)]
+pub struct PreconfConfig {
+    /// L1 execution JSON-RPC URL.
+    pub l1_rpc: String,
+    /// Beacon API URL.
+    pub beacon_api: String,
+    /// `PreconfRegistry`.
+    pub registry: Address,
+    /// `PreconfTaskManager` (also the commitment domain's verifying contract).
+    pub task_manager: Address,
+    /// The preconfer key; `None` runs a follower.
+    pub signer: Option<Arc<dyn PreconfSigner>>,
+    /// Directory of the slashing-protection and evidence databases.
+    pub datadir: PathBuf,
+    /// libp2p.
+    pub p2p: P2pConfig,
+    /// When blocks are released.
+    pub ticks: TickSchedule,
+    /// Fee recipient of our blocks.
+    pub coinbase: Address,
+    /// Anchor this many L1 blocks behind the L1 head.
+    pub anchor_lag: u64,
+    /// Skip ticks with an empty pool.
+    pub skip_empty: bool,
+    /// Wait this long at the start of a turn for the previous end-of-sequencing block.
+    pub handover_grace_ms: u64,
+    /// Where to serve `/metrics`; `None` disables it.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// Why the extension could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The L1 or the beacon API is unreachable or answered nonsense.
+    #[error(transparent)]
+    L1(#[from] L1Error),
+    /// A database could not be opened.
+    #[error("{0}")]
+    Db(String),
+    /// libp2p could not start.
+    #[error("p2p: {0}")]
+    P2p(String),
+    /// The tick schedule does not fit the slots.
+    #[error(transparent)]
+    Schedule(#[from] crate::clock::ScheduleError),
+    /// The metrics server could not bind.
+    #[error("metrics server: {0}")]
+    Metrics(std::io::Error),
+}
+
+/// The running extension.
+#[derive(Debug)]
+pub struct PreconfRuntime {
+    /// The duty loop.
+    pub service: Arc<PreconfService>,
+    /// The lookahead the node runs on.
+    pub schedule: Arc<LookaheadSchedule>,
+    /// Where the lookahead comes from.
+    pub lookahead: L1Lookahead,
+    /// The anchor candidate.
+    pub anchor: Arc<L1Anchor>,
+    /// The L1 slots.
+    pub slots: SlotClock,
+    /// When blocks are released.
+    pub ticks: TickSchedule,
+    /// libp2p.
+    pub p2p: P2pHandle,
+    /// The metrics server's address.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The evidence database.
+    pub evidence: Arc<EvidenceDb>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for PreconfRuntime {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl PreconfRuntime {
+    /// Starts the extension on `node`.
+    pub async fn start(node: &RunningNode, config: PreconfConfig) -> Result<Self, RuntimeError> {
+        let l1 = L1Client::connect(&config.l1_rpc).await?;
+        let beacon = BeaconClient::new(&config.beacon_api);
+        let slots = beacon.slot_clock().await?;
+        config.ticks.validate(&slots)?;
+        std::fs::create_dir_all(&config.datadir).map_err(|e| RuntimeError::Db(e.to_string()))?;
+        let signer = match config.signer {
+            Some(key) => {
+                let protection = ProtectionDb::open(&config.datadir.join("protection.redb"))
+                    .map_err(|e| RuntimeError::Db(e.to_string()))?;
+                Some(Arc::new(CommitmentSigner::new(
+                    key,
+                    Arc::new(protection),
+                    l1.chain_id(),
+                    config.task_manager,
+                )))
+            }
+            None => None,
+        };
+        let evidence = Arc::new(
+            EvidenceDb::open(&config.datadir.join("evidence.redb"))
+                .map_err(|e| RuntimeError::Db(e.to_string()))?,
+        );
+        let (p2p, events) =
+            P2p::spawn(config.p2p).await.map_err(|e| RuntimeError::P2p(e.to_string()))?;
+        let schedule = Arc::new(LookaheadSchedule::new(slots));
+        let anchor = Arc::new(L1Anchor::new(config.anchor_lag));
+        let metrics = Arc::new(Metrics::default());
+        let service = Arc::new(PreconfService::new(ServiceParts {
+            engine: node.engine.clone(),
+            pool: node.pool.clone(),
+            store: node.store.clone(),
+            p2p: p2p.clone(),
+            signer,
+            schedule: schedule.clone(),
+            domain: wire::preconf_domain(l1.chain_id(), config.task_manager),
+            l2_chain_id: node.spec.chain_id,
+            limits: BuildLimits::from_spec(&node.spec),
+            coinbase: config.coinbase,
+            anchor: anchor.clone(),
+            metrics: metrics.clone(),
+            evidence: Some(evidence.clone()),
+            skip_empty: config.skip_empty,
+            handover_grace_ms: config.handover_grace_ms,
+        }));
+        let mut tasks = vec![
+            tokio::spawn(service.clone().run_follower(events)),
+            tokio::spawn(service.clone().run_tx_forwarder()),
+        ];
+        let sampler = service.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                sampler.sample_gauges().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }));
+        let metrics_addr = match config.metrics_addr {
+            Some(addr) => {
+                let (bound, task) =
+                    metrics::serve(metrics.clone(), addr).await.map_err(RuntimeError::Metrics)?;
+                tasks.push(task);
+                Some(bound)
+            }
+            None => None,
+        };
+        let lookahead = L1Lookahead {
+            l1,
+            beacon,
+            registry: config.registry,
+            task_manager: config.task_manager,
+        };
+        Ok(Self {
+            service,
+            schedule,
+            lookahead,
+            anchor,
+            slots,
+            ticks: config.ticks,
+            p2p,
+            metrics_addr,
+            metrics,
+            evidence,
+            tasks,
+        })
+    }
+
+    /// Refreshes the lookahead and the anchor from the L1 for time `now` (seconds).
+    pub async fn refresh(&self, now: u64) -> Result<(), L1Error> {
+        self.refresher().refresh(now).await
+    }
+
+    fn refresher(&self) -> RefreshHandle {
+        RefreshHandle {
+            lookahead: self.lookahead.clone(),
+            schedule: self.schedule.clone(),
+            anchor: self.anchor.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Runs the duties on `clock`: an L1 refresh shortly after each slot starts, and a tick
+    /// loop. Both stop when the runtime is dropped.
+    pub fn spawn_duties(&mut self, clock: Arc<dyn Clock>) {
+        let me = self.refresher();
+        let slots = self.slots;
+        let c = clock.clone();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                let now = c.now_ms();
+                if me.refresh(now / 1000).await.is_err() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                // the next slot's block is out ~200 ms after the slot starts
+                let next_slot_ms = slots.slot_time(slots.slot_at(now / 1000) + 1) * 1000 + 200;
+                tokio::time::sleep(Duration::from_millis(next_slot_ms.saturating_sub(c.now_ms())))
+                    .await;
+            }
+        }));
+        let service = self.service.clone();
+        let ticks = self.ticks.clone();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                let now = clock.now_ms();
+                let tick = ticks.next_tick_ms(&slots, now);
+                tokio::time::sleep(Duration::from_millis(tick.saturating_sub(now))).await;
+                let after = ticks.next_tick_ms(&slots, tick);
+                loop {
+                    match service.on_tick(tick, after).await {
+                        Ok(TickOutcome::AwaitingHandover) if clock.now_ms() + 25 < after => {
+                            tokio::time::sleep(Duration::from_millis(25)).await;
+                        }
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::error!(target: "preconf::runtime", %e, tick, "tick failed");
+                            break;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+}
+
+/// What the L1 task needs (cloned out of the runtime).
+struct RefreshHandle {
+    lookahead: L1Lookahead,
+    schedule: Arc<LookaheadSchedule>,
+    anchor: Arc<L1Anchor>,
+    metrics: Arc<Metrics>,
+}
+
+impl RefreshHandle {
+    async fn refresh(&self, now: u64) -> Result<(), L1Error> {
+        let r = async {
+            self.lookahead.refresh(&self.schedule, now).await?;
+            self.anchor.refresh(&self.lookahead.l1).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = &r {
+            self.metrics.l1_errors.inc();
+            tracing::warn!(target: "preconf::runtime", %e, "L1 refresh failed; keeping the last lookahead and anchor");
+        }
+        r
+    }
+}
