@@ -19,6 +19,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+pub use libp2p::{Multiaddr as PeerAddr, PeerId as NodeId};
 use libp2p::{
     Multiaddr, PeerId, StreamProtocol, Swarm,
     gossipsub::{
@@ -78,6 +79,25 @@ pub struct P2pConfig {
     pub static_peers: Vec<Multiaddr>,
     /// The node key (a new one when `None`).
     pub keypair: Option<Keypair>,
+}
+
+/// The node's libp2p identity from `path` (32-byte ed25519 secret, hex), created there on first
+/// use so the node's peer id — what other operators put in their peer lists — stays the same
+/// across restarts.
+pub fn load_or_create_keypair(path: &std::path::Path) -> std::io::Result<Keypair> {
+    use std::io::{Error, ErrorKind};
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let mut bytes = alloy::hex::decode(text.trim())
+            .map_err(|e| Error::new(ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
+        return Keypair::ed25519_from_bytes(&mut bytes)
+            .map_err(|e| Error::new(ErrorKind::InvalidData, format!("{}: {e}", path.display())));
+    }
+    let key = libp2p::identity::ed25519::Keypair::generate();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, alloy::hex::encode(key.secret().as_ref()))?;
+    Ok(key.into())
 }
 
 /// What the swarm reports.
@@ -174,6 +194,11 @@ impl std::fmt::Debug for Command {
 }
 
 impl P2pHandle {
+    /// The address other nodes dial to reach this one: the listen address with `/p2p/<id>`.
+    pub fn dial_addr(&self) -> Multiaddr {
+        self.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(self.peer_id))
+    }
+
     /// Publishes wire bytes on the topic.
     pub async fn publish(&self, data: Vec<u8>) -> Result<(), P2pError> {
         let (tx, rx) = oneshot::channel();

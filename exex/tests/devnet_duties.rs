@@ -21,7 +21,7 @@ use taiko_node::RunningNode;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
     clock::TickSchedule,
-    p2p::{P2pConfig, P2pHandle},
+    p2p::P2pConfig,
     runtime::{PreconfConfig, PreconfRuntime},
     service::{TickOutcome, WindowSchedule},
     signer::LocalSigner,
@@ -76,10 +76,6 @@ async fn start(
     Node { node, rt }
 }
 
-fn addr(p: &P2pHandle) -> libp2p::Multiaddr {
-    p.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(p.peer_id))
-}
-
 async fn converge(nodes: &[&Node], want: (u64, B256)) {
     for _ in 0..400 {
         if nodes.iter().all(|n| n.rt.service.latest() == want) {
@@ -112,7 +108,7 @@ async fn preconfers_take_turns_on_the_devnet_lookahead() {
 
     // wait for the registrations to become active: the first epoch whose lookahead has entries
     let a = start(&devnet, dir.path(), "a", Some(keys[0]), vec![]).await;
-    let b = start(&devnet, dir.path(), "b", Some(keys[1]), vec![addr(&a.rt.p2p)]).await;
+    let b = start(&devnet, dir.path(), "b", Some(keys[1]), vec![a.rt.p2p.dial_addr()]).await;
     let mut first_epoch = None;
     for _ in 0..(8 * SLOTS_PER_EPOCH) {
         devnet.advance_slot().await.unwrap();
@@ -144,7 +140,7 @@ async fn preconfers_take_turns_on_the_devnet_lookahead() {
         }
         if slot == clock.first_slot(first_epoch + 1) {
             // the follower joins late, after a whole epoch of blocks
-            let peers = vec![addr(&a.rt.p2p), addr(&b.rt.p2p)];
+            let peers = vec![a.rt.p2p.dial_addr(), b.rt.p2p.dial_addr()];
             c = Some(start(&devnet, dir.path(), "c", None, peers).await);
         }
         let now = clock.slot_time(slot);

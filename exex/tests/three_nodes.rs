@@ -95,10 +95,6 @@ async fn start(
     (n, service, p2p)
 }
 
-fn addr(p: &P2pHandle) -> libp2p::Multiaddr {
-    p.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(p.peer_id))
-}
-
 async fn converge(services: &[&Arc<PreconfService>], want: (u64, B256)) {
     for _ in 0..200 {
         if services.iter().all(|s| s.latest() == want) {
@@ -121,7 +117,7 @@ async fn two_preconfers_and_a_late_follower_agree() {
     });
     let (a, sa, pa) = start(dir.path(), "a", Some("preconfer A"), vec![], schedule.clone()).await;
     let (b, sb, pb) =
-        start(dir.path(), "b", Some("preconfer B"), vec![addr(&pa)], schedule.clone()).await;
+        start(dir.path(), "b", Some("preconfer B"), vec![pa.dial_addr()], schedule.clone()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await; // a gossipsub heartbeat or two
 
     let users = devnet_accounts();
@@ -132,7 +128,14 @@ async fn two_preconfers_and_a_late_follower_agree() {
     for i in 0..ticks {
         if i == 6 {
             c = Some(
-                start(dir.path(), "c", None, vec![addr(&pa), addr(&pb)], schedule.clone()).await,
+                start(
+                    dir.path(),
+                    "c",
+                    None,
+                    vec![pa.dial_addr(), pb.dial_addr()],
+                    schedule.clone(),
+                )
+                .await,
             );
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }

@@ -1,7 +1,8 @@
 //! `taiko-preconf`: based preconfirmations for Taiko, as one binary.
 //!
 //! Subcommands:
-//! - `node`: run the L2 execution node (store, engine, ExEx manager) until Ctrl-C;
+//! - `node`: run the L2 execution node (store, engine, ExEx manager, JSON-RPC) with the
+//!   preconfirmation extension installed when an L1 is configured, until Ctrl-C;
 //! - `genesis`: print the embedded devnet genesis JSON (a template for other chains);
 //! - `devnet`: bring up the embedded devnet (anvil L1, beacon and Bolt simulators, contracts,
 //!   registered preconfers) and run it until Ctrl-C;
@@ -10,14 +11,13 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod bench;
+mod config;
+mod node;
 
 use clap::{Parser, Subcommand};
 use eyre::{Result, WrapErr};
-use std::{path::PathBuf, sync::Arc};
+use std::path::PathBuf;
 use taiko_chainspec::ChainSpec;
-use taiko_node::NodeConfig;
-use taiko_rpc::RpcConfig;
-use taiko_store::StoreOptions;
 use tracing::info;
 
 #[derive(Debug, Parser)]
@@ -29,8 +29,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the L2 node.
-    Node(NodeArgs),
+    /// Run the L2 node, with the preconfirmation extension when an L1 is configured.
+    Node(Box<config::NodeArgs>),
     /// Print the devnet genesis JSON.
     Genesis,
     /// Run the devnet infrastructure (L1, beacon chain, Bolt) until Ctrl-C.
@@ -48,44 +48,6 @@ enum BenchCommand {
     Pool(bench::PoolBenchArgs),
     /// JSON-RPC: requests/s for reads, calls and raw transactions, against anvil in the same run.
     Rpc(bench::RpcBenchArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct NodeArgs {
-    /// Data directory (chain store, ExEx log, local transactions).
-    #[arg(long, env = "TAIKO_PRECONF_DATADIR", default_value = "./data")]
-    datadir: PathBuf,
-    /// Genesis JSON file; the embedded devnet chain when absent.
-    #[arg(long, env = "TAIKO_PRECONF_GENESIS")]
-    genesis: Option<PathBuf>,
-    /// Blocks kept revertible (deepest reorg).
-    #[arg(long, env = "TAIKO_PRECONF_REVERT_WINDOW", default_value_t = 1024)]
-    revert_window: u64,
-    /// JSON-RPC listen address (HTTP and WebSocket on one port).
-    #[arg(long = "rpc.addr", env = "TAIKO_PRECONF_RPC_ADDR", default_value = "127.0.0.1:8545")]
-    rpc_addr: std::net::SocketAddr,
-    /// Disable the JSON-RPC server.
-    #[arg(long = "rpc.disable", env = "TAIKO_PRECONF_RPC_DISABLE")]
-    rpc_disable: bool,
-    /// `Access-Control-Allow-Origin`: `*`, a comma-separated list of origins, or `none`.
-    #[arg(long = "rpc.cors", env = "TAIKO_PRECONF_RPC_CORS", default_value = "*")]
-    rpc_cors: String,
-    /// Largest JSON-RPC request body, bytes.
-    #[arg(long = "rpc.max-request-bytes", env = "TAIKO_PRECONF_RPC_MAX_REQUEST_BYTES", default_value_t = 10 * 1024 * 1024)]
-    rpc_max_request_bytes: u32,
-    /// Most calls in one JSON-RPC batch.
-    #[arg(long = "rpc.max-batch", env = "TAIKO_PRECONF_RPC_MAX_BATCH", default_value_t = 100)]
-    rpc_max_batch: u32,
-    /// Most blocks one eth_getLogs may span.
-    #[arg(
-        long = "rpc.max-logs-range",
-        env = "TAIKO_PRECONF_RPC_MAX_LOGS_RANGE",
-        default_value_t = 10_000
-    )]
-    rpc_max_logs_range: u64,
-    /// Dev mode: produce a block from the pool every this many milliseconds.
-    #[arg(long = "dev.block-time-ms", env = "TAIKO_PRECONF_DEV_BLOCK_TIME_MS")]
-    dev_block_time_ms: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,39 +114,6 @@ async fn run_devnet(args: DevnetArgs) -> Result<()> {
     Ok(())
 }
 
-async fn run_node(args: NodeArgs) -> Result<()> {
-    let spec = Arc::new(match &args.genesis {
-        Some(path) => ChainSpec::from_file(path)?,
-        None => ChainSpec::devnet(),
-    });
-    let rpc = (!args.rpc_disable).then(|| RpcConfig {
-        addr: args.rpc_addr,
-        max_request_bytes: args.rpc_max_request_bytes,
-        max_batch: args.rpc_max_batch,
-        max_logs_range: args.rpc_max_logs_range,
-        cors: (args.rpc_cors != "none").then(|| args.rpc_cors.clone()),
-        ..Default::default()
-    });
-    let config = NodeConfig {
-        datadir: args.datadir.clone(),
-        spec,
-        store: StoreOptions { revert_window: args.revert_window },
-        rpc,
-        dev_block_time: args.dev_block_time_ms.map(std::time::Duration::from_millis),
-        dev_coinbase: alloy::primitives::Address::ZERO,
-    };
-    let mut node = taiko_node::launch(config).await.wrap_err("starting the node")?;
-    if let Some(addr) = node.rpc_addr {
-        info!(target: "node", "JSON-RPC: http://{addr} and ws://{addr}");
-    }
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!(target: "node", "Ctrl-C: shutting down"),
-        e = node.exex_failed() => return Err(e).wrap_err("an ExEx exited"),
-    }
-    node.shutdown().await?;
-    Ok(())
-}
-
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -207,6 +136,6 @@ fn main() -> Result<()> {
         Command::Node(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(run_node(args)),
+            .block_on(node::run(*args)),
     }
 }
