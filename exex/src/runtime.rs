@@ -13,7 +13,6 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use alloy::primitives::Address;
 use taiko_beacon::clock::SlotClock;
 use taiko_contracts::wire;
-use taiko_evm::BuildLimits;
 use taiko_l1::{BeaconClient, L1Client, L1Error};
 use taiko_node::RunningNode;
 use tokio::task::JoinHandle;
@@ -146,21 +145,19 @@ impl PreconfRuntime {
         let anchor = Arc::new(L1Anchor::new(config.anchor_lag));
         let metrics = Arc::new(Metrics::default());
         let service = Arc::new(PreconfService::new(ServiceParts {
-            engine: node.engine.clone(),
-            pool: node.pool.clone(),
-            store: node.store.clone(),
-            p2p: p2p.clone(),
-            signer,
-            schedule: schedule.clone(),
-            domain: wire::preconf_domain(l1.chain_id(), config.task_manager),
-            l2_chain_id: node.spec.chain_id,
-            limits: BuildLimits::from_spec(&node.spec),
             coinbase: config.coinbase,
-            anchor: anchor.clone(),
             metrics: metrics.clone(),
             evidence: Some(evidence.clone()),
             skip_empty: config.skip_empty,
             handover_grace_ms: config.handover_grace_ms,
+            ..ServiceParts::for_node(
+                node,
+                p2p.clone(),
+                signer,
+                schedule.clone(),
+                wire::preconf_domain(l1.chain_id(), config.task_manager),
+                anchor.clone(),
+            )
         }));
         let mut tasks = vec![
             tokio::spawn(service.clone().run_follower(events)),
@@ -236,28 +233,40 @@ impl PreconfRuntime {
                     .await;
             }
         }));
-        let service = self.service.clone();
-        let ticks = self.ticks.clone();
-        self.tasks.push(tokio::spawn(async move {
-            loop {
-                let now = clock.now_ms();
-                let tick = ticks.next_tick_ms(&slots, now);
-                tokio::time::sleep(Duration::from_millis(tick.saturating_sub(now))).await;
-                let after = ticks.next_tick_ms(&slots, tick);
-                loop {
-                    match service.on_tick(tick, after).await {
-                        Ok(TickOutcome::AwaitingHandover) if clock.now_ms() + 25 < after => {
-                            tokio::time::sleep(Duration::from_millis(25)).await;
-                        }
-                        Ok(_) => break,
-                        Err(e) => {
-                            tracing::error!(target: "preconf::runtime", %e, tick, "tick failed");
-                            break;
-                        }
-                    }
+        self.tasks.push(tokio::spawn(run_ticks(
+            self.service.clone(),
+            self.ticks.clone(),
+            slots,
+            clock,
+        )));
+    }
+}
+
+/// Calls [`PreconfService::on_tick`] at every tick of `ticks` on `clock`, forever; while the
+/// previous preconfer's handover is awaited, retries every 25 ms until the next tick.
+pub async fn run_ticks(
+    service: Arc<PreconfService>,
+    ticks: TickSchedule,
+    slots: SlotClock,
+    clock: Arc<dyn Clock>,
+) {
+    loop {
+        let now = clock.now_ms();
+        let tick = ticks.next_tick_ms(&slots, now);
+        tokio::time::sleep(Duration::from_millis(tick.saturating_sub(now))).await;
+        let after = ticks.next_tick_ms(&slots, tick);
+        loop {
+            match service.on_tick(tick, after).await {
+                Ok(TickOutcome::AwaitingHandover) if clock.now_ms() + 25 < after => {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(target: "preconf::runtime", %e, tick, "tick failed");
+                    break;
                 }
             }
-        }));
+        }
     }
 }
 

@@ -28,7 +28,9 @@ use crate::{
     message::{Ignored, PreconfMessage, Rejection, ValidationContext},
     metrics::Metrics,
     p2p::{Acceptance, BlocksRequest, BlocksResponse, P2pEvent, P2pHandle},
-    sequencer::{BlockPlan, FollowOutcome, SequencerError, commit, follow, preconfirm, resume},
+    sequencer::{
+        BlockPlan, FollowOutcome, SequencerError, commit, follow_with_senders, preconfirm, resume,
+    },
     signer::CommitmentSigner,
 };
 
@@ -72,6 +74,38 @@ pub struct ServiceParts {
     /// At the start of our turn, how long to wait for the previous preconfer's
     /// end-of-sequencing block before building on what we have.
     pub handover_grace_ms: u64,
+}
+
+impl ServiceParts {
+    /// The parts for `node`: its engine, pool and store, its chain's id and build limits, with
+    /// fresh metrics, no evidence database, no empty-tick skipping, no handover grace, and a
+    /// zero coinbase — the caller sets what differs.
+    pub fn for_node(
+        node: &taiko_node::RunningNode,
+        p2p: P2pHandle,
+        signer: Option<Arc<CommitmentSigner>>,
+        schedule: Arc<dyn WindowSchedule>,
+        domain: Eip712Domain,
+        anchor: Arc<dyn AnchorSource>,
+    ) -> Self {
+        Self {
+            engine: node.engine.clone(),
+            pool: node.pool.clone(),
+            store: node.store.clone(),
+            p2p,
+            signer,
+            schedule,
+            domain,
+            l2_chain_id: node.spec.chain_id,
+            limits: BuildLimits::from_spec(&node.spec),
+            coinbase: Address::ZERO,
+            anchor,
+            metrics: Default::default(),
+            evidence: None,
+            skip_empty: false,
+            handover_grace_ms: 0,
+        }
+    }
 }
 
 /// One adopted block, as kept for catch-up, digests and handovers.
@@ -266,11 +300,23 @@ impl PreconfService {
                 .await?
             }
         };
+        let signed_at = started_at.elapsed();
         let wire_bytes = msg.encode();
         if let Err(e) = self.parts.p2p.publish(wire_bytes.clone()).await {
             tracing::warn!(target: "preconf::service", %e, "publish failed (no peers yet?)");
         }
+        let published_at = started_at.elapsed();
         commit(&self.parts.engine, msg.commitment.blockHash).await?;
+        tracing::debug!(
+            target: "preconf::service",
+            number = msg.commitment.blockNumber,
+            txs = msg.block.body.transactions.len(),
+            bytes = wire_bytes.len(),
+            signed_ms = signed_at.as_secs_f64() * 1e3,
+            published_ms = published_at.as_secs_f64() * 1e3,
+            committed_ms = started_at.elapsed().as_secs_f64() * 1e3,
+            "tick timings"
+        );
         let number = msg.commitment.blockNumber;
         let eos = msg.commitment.endOfSequencing;
         self.remember(&msg, wire_bytes);
@@ -287,7 +333,27 @@ impl PreconfService {
     ) -> Result<FollowOutcome, SequencerError> {
         let ctx = Ctx { service: self, head: self.head() };
         let received = std::time::Instant::now();
-        let outcome = follow(&self.parts.engine, msg, &ctx).await?;
+        let pool = &self.parts.pool;
+        let outcome = follow_with_senders(&self.parts.engine, msg, &ctx, |block| {
+            use alloy::consensus::transaction::SignerRecoverable;
+            block
+                .body
+                .transactions
+                .iter()
+                .map(|tx| {
+                    pool.get(tx.tx_hash()).map(|p| p.sender()).or_else(|| tx.recover_signer().ok())
+                })
+                .collect()
+        })
+        .await?;
+        tracing::debug!(
+            target: "preconf::service",
+            number = msg.commitment.blockNumber,
+            txs = msg.block.body.transactions.len(),
+            ?outcome,
+            ms = received.elapsed().as_secs_f64() * 1e3,
+            "followed"
+        );
         match &outcome {
             FollowOutcome::Imported => {
                 self.parts.metrics.blocks_imported.inc();

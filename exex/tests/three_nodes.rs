@@ -13,7 +13,6 @@ use common::{node, preconfer_key, transfer};
 use taiko_chainspec::devnet_accounts;
 use taiko_contracts::wire;
 use taiko_evm::AnchorInput;
-use taiko_evm::BuildLimits;
 use taiko_node::RunningNode;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
@@ -69,26 +68,21 @@ async fn start(
             TASK_MANAGER,
         ))
     });
+    let anchor = FixedAnchor(AnchorInput {
+        l1_block_id: 1,
+        l1_block_hash: B256::with_last_byte(1),
+        l1_state_root: B256::with_last_byte(2),
+    });
     let service = Arc::new(PreconfService::new(ServiceParts {
-        engine: n.engine.clone(),
-        pool: n.pool.clone(),
-        store: n.store.clone(),
-        p2p: p2p.clone(),
-        signer,
-        schedule,
-        domain: wire::preconf_domain(31337, TASK_MANAGER),
-        l2_chain_id: n.spec.chain_id,
-        limits: BuildLimits::from_spec(&n.spec),
         coinbase: Address::repeat_byte(0xc0),
-        anchor: Arc::new(FixedAnchor(AnchorInput {
-            l1_block_id: 1,
-            l1_block_hash: B256::with_last_byte(1),
-            l1_state_root: B256::with_last_byte(2),
-        })),
-        metrics: Default::default(),
-        evidence: None,
-        skip_empty: false,
-        handover_grace_ms: 0,
+        ..ServiceParts::for_node(
+            &n,
+            p2p.clone(),
+            signer,
+            schedule,
+            wire::preconf_domain(31337, TASK_MANAGER),
+            Arc::new(anchor),
+        )
     }));
     tokio::spawn(service.clone().run_follower(events));
     tokio::spawn(service.clone().run_tx_forwarder());

@@ -62,7 +62,7 @@ struct Node {
     spec: Arc<ChainSpec>,
 }
 
-fn spec_with(
+pub(crate) fn spec_with(
     extra: &[(Address, U256)],
     senders: &[PrivateKeySigner],
     max_tx_list: Option<usize>,

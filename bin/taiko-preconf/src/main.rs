@@ -11,6 +11,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod bench;
+mod bench_preconf;
 mod config;
 mod node;
 
@@ -48,6 +49,8 @@ enum BenchCommand {
     Pool(bench::PoolBenchArgs),
     /// JSON-RPC: requests/s for reads, calls and raw transactions, against anvil in the same run.
     Rpc(bench::RpcBenchArgs),
+    /// Preconfirmation latency (tx to A's RPC → `latest` on B) and throughput over three nodes.
+    Preconf(bench_preconf::PreconfBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +132,7 @@ fn main() -> Result<()> {
         Command::Bench(BenchCommand::Import(args)) => bench::run_import_bench(args),
         Command::Bench(BenchCommand::Pool(args)) => bench::run_pool_bench(args),
         Command::Bench(BenchCommand::Rpc(args)) => bench::run_rpc_bench(args),
+        Command::Bench(BenchCommand::Preconf(args)) => bench_preconf::run_preconf_bench(args),
         Command::Devnet(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

@@ -29,7 +29,7 @@ use std::{collections::HashMap, sync::Arc};
 use taiko_chainspec::ChainSpec;
 use taiko_evm::{BlockAttributes, BuildLimits, ExecutionOutcome, ImportError, SkippedTx, TxSource};
 use taiko_node_exex::{Chain, ExExManagerHandle, ExExNotification};
-use taiko_store::{ExecutedBlock, Heads, SealedBlock, StateChanges, Store, StoreError};
+use taiko_store::{ExecutedBlock, Heads, SealedBlock, StateChanges, Store, StoreError, TrieUndo};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
@@ -178,12 +178,20 @@ struct Pending {
     changes: StateChanges,
 }
 
+/// The valid block whose state changes are still applied to the store's trie (see
+/// [`Engine::settle_trie`]), and how to take them out.
+struct Applied {
+    hash: B256,
+    undo: TrieUndo,
+}
+
 /// The engine actor.
 pub struct Engine {
     spec: Arc<ChainSpec>,
     store: Arc<Store>,
     exex: Option<ExExManagerHandle>,
     valid: HashMap<B256, Pending>,
+    applied: Option<Applied>,
     buffered: HashMap<B256, (SealedBlock, Option<Vec<Address>>)>,
     heads: watch::Sender<Heads>,
     rx: mpsc::UnboundedReceiver<Message>,
@@ -215,6 +223,7 @@ impl Engine {
             store,
             exex,
             valid: HashMap::new(),
+            applied: None,
             buffered: HashMap::new(),
             heads: heads_tx,
             rx,
@@ -253,9 +262,25 @@ impl Engine {
     }
 
     /// Keeps an executed outcome as a valid pending block and puts the tries back.
+    /// Takes the changes of the last validated block out of the trie, unless it is `keep`.
+    ///
+    /// A block just built or imported leaves its changes applied: the usual next step is the
+    /// fork choice that makes it `latest`, which then commits without computing the state root
+    /// a second time. Anything else that touches the trie settles it first.
+    fn settle_trie(&mut self, keep: Option<B256>) {
+        if let Some(a) = self.applied.take() {
+            if Some(a.hash) == keep {
+                self.applied = Some(a);
+            } else {
+                self.store.undo_trie(a.undo);
+            }
+        }
+    }
+
     fn keep(&mut self, outcome: ExecutionOutcome) -> ExecutedBlock {
-        self.store.undo_trie(outcome.trie_undo);
+        self.settle_trie(None);
         let block = outcome.executed.clone();
+        self.applied = Some(Applied { hash: block.block.hash(), undo: outcome.trie_undo });
         if self.valid.len() >= MAX_WAITING {
             self.valid.clear();
         }
@@ -272,6 +297,7 @@ impl Engine {
         source: &mut dyn TxSource,
         limits: BuildLimits,
     ) -> Result<BuiltPayload, EngineError> {
+        self.settle_trie(None);
         let (parent, parent_hash) = self.latest()?;
         let mut source = DynSource(source);
         let built = taiko_evm::build_block(
@@ -297,6 +323,7 @@ impl Engine {
         if self.valid.contains_key(&hash) || self.store.block_number(hash)?.is_some() {
             return Ok(PayloadStatus::Valid);
         }
+        self.settle_trie(None);
         let (parent, parent_hash) = self.latest()?;
         if block.header().parent_hash != parent_hash {
             if self.buffered.len() >= MAX_WAITING {
@@ -333,6 +360,7 @@ impl Engine {
     }
 
     fn on_fork_choice(&mut self, state: ForkchoiceState) -> Result<Heads, EngineError> {
+        self.settle_trie(Some(state.head));
         let heads = self.store.heads()?;
         if state.head != heads.latest.hash {
             self.set_head(state.head, heads)?;
@@ -400,6 +428,7 @@ impl Engine {
             });
         }
         let old = self.store.unwind_to(fork_point)?;
+        let t0 = std::time::Instant::now();
         let mut new = Vec::with_capacity(branch.len());
         for (block, senders) in branch {
             match self.commit_block(&block, senders.as_deref()) {
@@ -421,12 +450,14 @@ impl Engine {
             self.valid.remove(&b.block.hash());
         }
         let new = Arc::new(Chain::new(new));
+        let committed = t0.elapsed();
         info!(target: "engine", head = new.tip().block.number(), hash = %head, reorged = old.len(), "new head");
         if old.is_empty() {
             self.notify(ExExNotification::ChainCommitted { new });
         } else {
             self.notify(ExExNotification::ChainReorged { old: Arc::new(Chain::new(old)), new });
         }
+        debug!(target: "engine", commit_ms = committed.as_secs_f64() * 1e3, notify_ms = (t0.elapsed() - committed).as_secs_f64() * 1e3, "head timings");
         Ok(())
     }
 
@@ -436,9 +467,14 @@ impl Engine {
         block: &SealedBlock,
         senders: Option<&[Address]>,
     ) -> Result<ExecutedBlock, ImportError> {
+        self.settle_trie(Some(block.hash()));
         let (parent, parent_hash) = self.latest().map_err(|e| ImportError::Store(e.to_string()))?;
         let (executed, changes, undo) = match self.valid.remove(&block.hash()) {
             Some(p) if block.header().parent_hash == parent_hash => {
+                if let Some(a) = self.applied.take_if(|a| a.hash == block.hash()) {
+                    // validated on top of `latest` and still applied: the root was checked then
+                    return self.persist(p.outcome_block, p.changes, a.undo);
+                }
                 let (root, undo) = self.store.apply_to_trie(&p.changes)?;
                 if root != block.header().state_root {
                     self.store.undo_trie(undo);
@@ -462,6 +498,16 @@ impl Engine {
                 (o.executed, o.changes, o.trie_undo)
             }
         };
+        self.persist(executed, changes, undo)
+    }
+
+    /// Writes a block whose changes are applied to the trie; takes them out again on failure.
+    fn persist(
+        &mut self,
+        executed: ExecutedBlock,
+        changes: StateChanges,
+        undo: TrieUndo,
+    ) -> Result<ExecutedBlock, ImportError> {
         if let Err(e) = self.store.commit_block(&executed, &changes) {
             self.store.undo_trie(undo);
             return Err(e.into());

@@ -339,3 +339,57 @@ async fn blocks_built_from_the_pool_prune_it_through_notifications() {
     assert!(pool.contains(gapped.tx_hash()), "the queued one stays");
     assert_eq!(pool.size().queued.count, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn competing_payloads_at_one_height_commit_with_their_own_state_root() {
+    // The last validated payload stays applied to the trie until a fork choice selects it;
+    // validating another one in between, or selecting the other, must not mix their changes.
+    let a = node().await;
+    let b = node().await;
+    let spec = a.store.chain_spec().clone();
+    let mut f = TxFactory::new(167_010, devnet_accounts());
+    let genesis_root = a.store.trie_root();
+    let build = |txs: Vec<Recovered<TxEnvelope>>, ts: u64| {
+        let engine = a.engine.clone();
+        let spec = spec.clone();
+        async move {
+            engine
+                .build_payload(
+                    test_attributes(ts),
+                    Box::new(IterSource(txs.into_iter())),
+                    BuildLimits::from_spec(&spec),
+                )
+                .await
+                .unwrap()
+                .block
+        }
+    };
+    let x = build(vec![f.transfer(0, Address::repeat_byte(1), 5)], 2).await;
+    let y = build(vec![f.transfer(1, Address::repeat_byte(2), 7)], 2).await;
+    assert_eq!(a.store.trie_root(), y.block.header().state_root, "the last payload is applied");
+    // selecting the earlier one re-applies it alone
+    let heads = a
+        .engine
+        .fork_choice_updated(ForkchoiceState { head: x.block.hash(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(heads.latest.hash, x.block.hash());
+    assert_eq!(a.store.trie_root(), x.block.header().state_root);
+    // a follower validates y, then is told to take x: x's root, not y's
+    assert_eq!(b.engine.new_payload(y.block.clone(), None).await.unwrap(), PayloadStatus::Valid);
+    assert_eq!(b.engine.new_payload(x.block.clone(), None).await.unwrap(), PayloadStatus::Valid);
+    b.engine
+        .fork_choice_updated(ForkchoiceState { head: y.block.hash(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(b.store.trie_root(), y.block.header().state_root);
+    // and reverting to genesis takes every change out
+    b.engine
+        .fork_choice_updated(ForkchoiceState {
+            head: b.store.canonical_hash(0).unwrap().unwrap(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(b.store.trie_root(), genesis_root);
+}
