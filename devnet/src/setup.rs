@@ -8,11 +8,6 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use serde::{Deserialize, Serialize};
-use taiko_contracts::{
-    NativeStaking, PreconfRegistry,
-    inbox::TaikoInbox,
-    wire::{self, ValidatorOp},
-};
 
 use crate::{
     DevnetError,
@@ -173,55 +168,32 @@ pub async fn register(
     preconfers: usize,
     per_preconfer: usize,
 ) -> Result<Vec<PreconferInfo>, DevnetError> {
-    let deployer: PrivateKeySigner = DEPLOYER_KEY.parse().expect("key");
     let eth = U256::from(10).pow(U256::from(18));
     let mut out = Vec::with_capacity(preconfers);
+    let targets = taiko_l1::registration::RegistrationTargets {
+        registry: contracts.registry,
+        restaking: contracts.restaking,
+        inbox: contracts.inbox,
+    };
     for i in 0..preconfers {
         let key = preconfer_key(i);
         let signer = PrivateKeySigner::from_bytes(&key).expect("key");
         let me = signer.address();
         l1.set_balance(me, eth * U256::from(1000)).await?;
-        l1.transact(&signer, contracts.restaking, NativeStaking::depositCall {}, eth).await?;
-        l1.transact(
-            &signer,
-            contracts.registry,
-            PreconfRegistry::registerPreconferCall {},
-            U256::ZERO,
-        )
-        .await?;
-        l1.transact(&signer, contracts.inbox, TaikoInbox::depositBondCall {}, eth * U256::from(10))
-            .await?;
-        let mut validators = Vec::new();
-        for j in 0..per_preconfer {
-            let index = (i * per_preconfer + j) as u64;
-            let sk = beacon.secret_key(index);
-            let pk = sk.sk_to_pk();
-            let expiry = u64::MAX / 2;
-            let message = wire::validator_op_message(
-                l1.chain_id(),
-                contracts.registry,
-                ValidatorOp::Add,
-                me,
-                expiry,
-                0,
-            );
-            let sig = sk.sign(&message, wire::BLS_DST, &[]).serialize();
-            l1.transact(
-                &deployer,
-                contracts.registry,
-                PreconfRegistry::addValidatorCall {
-                    pubkey: pk.serialize().to_vec().into(),
-                    signature: sig.to_vec().into(),
-                    preconfer: me,
-                    expiry,
-                },
-                U256::ZERO,
-            )
-            .await?;
-            validators.push(index);
-        }
-        tracing::info!(target: "devnet::setup", preconfer = %me, ?validators, "registered");
-        out.push(PreconferInfo { account: Account { address: me, private_key: key }, validators });
+        let indices: Vec<u64> =
+            (0..per_preconfer).map(|j| (i * per_preconfer + j) as u64).collect();
+        let plan = taiko_l1::registration::RegistrationPlan {
+            stake: eth,
+            bond: eth * U256::from(10),
+            validators: indices.iter().map(|&v| beacon.secret_key(v).clone()).collect(),
+            signature_ttl_secs: 365 * 24 * 3600,
+        };
+        taiko_l1::registration::register(l1, &signer, targets, &plan).await?;
+        tracing::info!(target: "devnet::setup", preconfer = %me, validators = ?indices, "registered");
+        out.push(PreconferInfo {
+            account: Account { address: me, private_key: key },
+            validators: indices,
+        });
     }
     Ok(out)
 }

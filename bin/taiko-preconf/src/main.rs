@@ -3,6 +3,7 @@
 //! Subcommands:
 //! - `node`: run the L2 execution node (store, engine, ExEx manager, JSON-RPC) with the
 //!   preconfirmation extension installed when an L1 is configured, until Ctrl-C;
+//! - `register`: stake, register as a preconfer, bond, map validators (only what is missing);
 //! - `genesis`: print the embedded devnet genesis JSON (a template for other chains);
 //! - `devnet`: bring up the embedded devnet (anvil L1, beacon and Bolt simulators, contracts,
 //!   registered preconfers) and run it until Ctrl-C;
@@ -14,6 +15,7 @@ mod bench;
 mod bench_preconf;
 mod config;
 mod node;
+mod register;
 
 use clap::{Parser, Subcommand};
 use eyre::{Result, WrapErr};
@@ -32,6 +34,8 @@ struct Cli {
 enum Command {
     /// Run the L2 node, with the preconfirmation extension when an L1 is configured.
     Node(Box<config::NodeArgs>),
+    /// Make an account a preconfer: stake, register, bond, map validator keys (idempotent).
+    Register(register::RegisterArgs),
     /// Print the devnet genesis JSON.
     Genesis,
     /// Run the devnet infrastructure (L1, beacon chain, Bolt) until Ctrl-C.
@@ -137,6 +141,10 @@ fn main() -> Result<()> {
             .enable_all()
             .build()?
             .block_on(run_devnet(args)),
+        Command::Register(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(register::run(args)),
         Command::Node(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

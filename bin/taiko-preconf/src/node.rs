@@ -25,12 +25,7 @@ fn preconf_config(
     datadir: &Path,
     l2_chain_id: u64,
 ) -> Result<Option<PreconfConfig>> {
-    let manifest = args
-        .devnet_manifest
-        .as_deref()
-        .map(taiko_devnet::Manifest::read)
-        .transpose()
-        .wrap_err("reading the devnet manifest")?;
+    let manifest = read_manifest(args.devnet_manifest.as_deref())?;
     let Some(l1_rpc) = args.l1_rpc.clone().or_else(|| manifest.as_ref().map(|m| m.l1_rpc.clone()))
     else {
         if args.devnet_preconfer.is_some() || args.keystore.is_some() {
@@ -61,33 +56,13 @@ fn preconf_config(
         );
     }
 
-    let signer: Option<Arc<dyn PreconfSigner>> = match (&args.keystore, args.devnet_preconfer) {
-        (Some(_), Some(_)) => bail!("--preconf.keystore and --devnet.preconfer are exclusive"),
-        (Some(path), None) => {
-            let pw_file = args
-                .password_file
-                .as_ref()
-                .ok_or_else(|| eyre!("--preconf.keystore needs --preconf.password-file"))?;
-            let password = std::fs::read_to_string(pw_file)
-                .wrap_err_with(|| format!("reading {}", pw_file.display()))?;
-            Some(Arc::new(LocalSigner::from_keystore(
-                path,
-                password.trim_end_matches(['\n', '\r']),
-            )?))
-        }
-        (None, Some(i)) => {
-            let m = manifest
-                .as_ref()
-                .ok_or_else(|| eyre!("--devnet.preconfer needs --devnet.manifest"))?;
-            let p = m.preconfers.get(i).ok_or_else(|| {
-                eyre!("the devnet has {} preconfers, not {}", m.preconfers.len(), i + 1)
-            })?;
-            Some(Arc::new(LocalSigner::from_signer(PrivateKeySigner::from_bytes(
-                &p.account.private_key,
-            )?)))
-        }
-        (None, None) => None,
-    };
+    let signer: Option<Arc<dyn PreconfSigner>> = preconfer_key(
+        args.keystore.as_deref(),
+        args.password_file.as_deref(),
+        manifest.as_ref(),
+        args.devnet_preconfer,
+    )?
+    .map(|k| Arc::new(LocalSigner::from_signer(k)) as _);
 
     let ticks = match &args.release_offsets_ms {
         Some(offsets) => TickSchedule::WithinSlot { offsets_ms: offsets.clone() },
@@ -127,6 +102,42 @@ fn preconf_config(
         handover_grace_ms: args.handover_grace_ms.unwrap_or(block_ms / 2),
         metrics_addr: args.metrics_addr,
     }))
+}
+
+/// The devnet manifest at `path`, if one is given.
+pub(crate) fn read_manifest(path: Option<&Path>) -> Result<Option<taiko_devnet::Manifest>> {
+    path.map(taiko_devnet::Manifest::read).transpose().wrap_err("reading the devnet manifest")
+}
+
+/// The preconfer's ECDSA key: from an encrypted keystore and its password file, or a devnet
+/// preconfer's key from the manifest; `None` when neither is configured.
+pub(crate) fn preconfer_key(
+    keystore: Option<&Path>,
+    password_file: Option<&Path>,
+    manifest: Option<&taiko_devnet::Manifest>,
+    devnet_preconfer: Option<usize>,
+) -> Result<Option<PrivateKeySigner>> {
+    match (keystore, devnet_preconfer) {
+        (Some(_), Some(_)) => bail!("--preconf.keystore and --devnet.preconfer are exclusive"),
+        (Some(path), None) => {
+            let pw_file = password_file
+                .ok_or_else(|| eyre!("--preconf.keystore needs --preconf.password-file"))?;
+            let password = std::fs::read_to_string(pw_file)
+                .wrap_err_with(|| format!("reading {}", pw_file.display()))?;
+            let key =
+                PrivateKeySigner::decrypt_keystore(path, password.trim_end_matches(['\n', '\r']))
+                    .wrap_err_with(|| format!("decrypting {}", path.display()))?;
+            Ok(Some(key))
+        }
+        (None, Some(i)) => {
+            let m = manifest.ok_or_else(|| eyre!("--devnet.preconfer needs --devnet.manifest"))?;
+            let p = m.preconfers.get(i).ok_or_else(|| {
+                eyre!("the devnet has {} preconfers, not {}", m.preconfers.len(), i + 1)
+            })?;
+            Ok(Some(PrivateKeySigner::from_bytes(&p.account.private_key)?))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// Runs the node until Ctrl-C.

@@ -199,18 +199,21 @@ impl L1Client {
         self.request("eth_getTransactionReceipt", rpc_params![hash]).await
     }
 
-    /// Waits for `hash` to be mined (automine on) and checks it succeeded.
+    /// Waits (up to two minutes) for `hash` to be mined and checks it succeeded.
     pub async fn wait_success(&self, hash: B256, what: &str) -> Result<Value, L1Error> {
-        for _ in 0..400 {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(120) {
             if let Some(r) = self.receipt(hash).await? {
                 if r["status"] != "0x1" {
                     return Err(L1Error::TxFailed(format!("{what} ({hash}) reverted")));
                 }
                 return Ok(r);
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            // automined devnets answer within milliseconds; real slots take seconds
+            let pause = if start.elapsed() < Duration::from_secs(1) { 25 } else { 250 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
-        Err(L1Error::TxFailed(format!("{what} ({hash}) not mined")))
+        Err(L1Error::TxFailed(format!("{what} ({hash}) not mined in 2 minutes")))
     }
 
     /// Sends and waits (automine must be on).

@@ -6,13 +6,18 @@
 //! - [`beacon`]: a client of the standard beacon API subset the lookahead needs — genesis, the
 //!   slot/epoch spec, and proposer duties.
 //!
-//! Both report failures as [`L1Error`], naming the method or path that failed, so an unreachable
+//! - [`keystore`]: EIP-2335 BLS keystores, the files validators keep their keys in;
+//! - [`registration`]: the idempotent steps that make an account a preconfer with validators.
+//!
+//! The clients report failures as [`L1Error`], naming the method or path that failed, so an unreachable
 //! endpoint reads as such in the logs rather than as a decoding error.
 
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod beacon;
 pub mod execution;
+pub mod keystore;
+pub mod registration;
 
 pub use beacon::BeaconClient;
 pub use execution::{L1Block, L1Client};
