@@ -28,6 +28,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod anchor;
+pub mod batch;
 pub mod clock;
 pub mod evidence;
 pub mod lookahead;

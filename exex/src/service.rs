@@ -468,6 +468,15 @@ impl PreconfService {
         self.head()
     }
 
+    /// The block digest of adopted block `number` (what the next commitment names as its
+    /// parent digest, and what the inbox must compute once the block is proposed).
+    pub fn digest(&self, number: u64) -> Option<B256> {
+        if number == 0 {
+            return Some(B256::ZERO);
+        }
+        self.chain.lock().get(&number).map(|a| a.digest)
+    }
+
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.parts.metrics

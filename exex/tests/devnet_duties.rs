@@ -7,24 +7,18 @@
 
 mod common;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
-use alloy::{
-    primitives::{Address, B256, U256},
-    signers::local::PrivateKeySigner,
-};
-use common::{node, transfer};
+use alloy::primitives::{Address, B256, U256};
+use common::{devnet_runtime, manual_devnet, node, transfer};
 use taiko_chainspec::devnet_accounts;
 use taiko_contracts::PreconfTaskManager;
-use taiko_devnet::{ClockMode, Devnet, DevnetConfig};
+use taiko_devnet::Devnet;
 use taiko_node::RunningNode;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
-    clock::TickSchedule,
-    p2p::P2pConfig,
-    runtime::{PreconfConfig, PreconfRuntime},
+    runtime::PreconfRuntime,
     service::{TickOutcome, WindowSchedule},
-    signer::LocalSigner,
 };
 
 const SLOT_SECS: u64 = 2;
@@ -44,35 +38,9 @@ async fn start(
     key: Option<B256>,
     peers: Vec<libp2p::Multiaddr>,
 ) -> Node {
-    let m = devnet.manifest();
     let node = node(&dir.join(name)).await;
-    let rt = PreconfRuntime::start(
-        &node,
-        PreconfConfig {
-            l1_rpc: m.l1_rpc.clone(),
-            beacon_api: m.beacon_api.clone(),
-            registry: m.contracts.registry,
-            task_manager: m.contracts.task_manager,
-            signer: key.map(|k| {
-                Arc::new(LocalSigner::from_signer(PrivateKeySigner::from_bytes(&k).unwrap())) as _
-            }),
-            datadir: dir.join(name).join("preconf"),
-            p2p: P2pConfig {
-                l2_chain_id: node.spec.chain_id,
-                listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-                static_peers: peers,
-                keypair: None,
-            },
-            ticks: TickSchedule::Uniform { block_time_ms: BLOCK_MS },
-            coinbase: Address::repeat_byte(0xc0),
-            anchor_lag: 1,
-            skip_empty: false,
-            handover_grace_ms: 0,
-            metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
-        },
-    )
-    .await
-    .unwrap();
+    let rt =
+        devnet_runtime(devnet, &node, &dir.join(name).join("preconf"), key, peers, BLOCK_MS).await;
     Node { node, rt }
 }
 
@@ -89,17 +57,7 @@ async fn converge(nodes: &[&Node], want: (u64, B256)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preconfers_take_turns_on_the_devnet_lookahead() {
-    let devnet = Devnet::start(DevnetConfig {
-        slot_secs: SLOT_SECS,
-        slots_per_epoch: SLOTS_PER_EPOCH,
-        validators: 6,
-        preconfers: 2,
-        validators_per_preconfer: 2,
-        mode: ClockMode::Manual,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let devnet = manual_devnet(6, 2, 2).await;
     let m = devnet.manifest().clone();
     let clock = m.clock;
     let keys: Vec<B256> = m.preconfers.iter().map(|p| p.account.private_key).collect();

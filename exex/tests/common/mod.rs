@@ -171,3 +171,65 @@ pub async fn preconfirm_next(
     )
     .await
 }
+
+/// A devnet with a manual clock: 2-s slots, 4-slot epochs.
+pub async fn manual_devnet(
+    validators: usize,
+    preconfers: usize,
+    validators_per_preconfer: usize,
+) -> taiko_devnet::Devnet {
+    taiko_devnet::Devnet::start(taiko_devnet::DevnetConfig {
+        slot_secs: 2,
+        slots_per_epoch: 4,
+        validators,
+        preconfers,
+        validators_per_preconfer,
+        mode: taiko_devnet::ClockMode::Manual,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The extension's runtime on `node`, configured from the devnet's manifest: signing with `key`
+/// (a follower when `None`), `block_ms` blocks, coinbase `0xc0…`, anchors one L1 block back,
+/// metrics on a free port.
+pub async fn devnet_runtime(
+    devnet: &taiko_devnet::Devnet,
+    node: &taiko_node::RunningNode,
+    datadir: &std::path::Path,
+    key: Option<B256>,
+    peers: Vec<libp2p::Multiaddr>,
+    block_ms: u64,
+) -> taiko_preconf_exex::runtime::PreconfRuntime {
+    use std::sync::Arc;
+    use taiko_preconf_exex::{p2p::P2pConfig, runtime::PreconfConfig, signer::LocalSigner};
+    let m = devnet.manifest();
+    taiko_preconf_exex::runtime::PreconfRuntime::start(
+        node,
+        PreconfConfig {
+            l1_rpc: m.l1_rpc.clone(),
+            beacon_api: m.beacon_api.clone(),
+            registry: m.contracts.registry,
+            task_manager: m.contracts.task_manager,
+            signer: key.map(|k| {
+                Arc::new(LocalSigner::from_signer(PrivateKeySigner::from_bytes(&k).unwrap())) as _
+            }),
+            datadir: datadir.to_path_buf(),
+            p2p: P2pConfig {
+                l2_chain_id: node.spec.chain_id,
+                listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+                static_peers: peers,
+                keypair: None,
+            },
+            ticks: taiko_preconf_exex::clock::TickSchedule::Uniform { block_time_ms: block_ms },
+            coinbase: Address::repeat_byte(0xc0),
+            anchor_lag: 1,
+            skip_empty: false,
+            handover_grace_ms: 0,
+            metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
+        },
+    )
+    .await
+    .unwrap()
+}
