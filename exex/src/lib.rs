@@ -35,6 +35,7 @@ pub mod lookahead;
 pub mod message;
 pub mod metrics;
 pub mod p2p;
+pub mod proposer;
 pub mod protection;
 pub mod runtime;
 pub mod schedule;

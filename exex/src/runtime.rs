@@ -23,9 +23,10 @@ use crate::{
     evidence::EvidenceDb,
     metrics::{self, Metrics},
     p2p::{P2p, P2pConfig, P2pHandle},
+    proposer::{Proposal, ProposeError, Proposer},
     protection::ProtectionDb,
     schedule::{L1Lookahead, LookaheadSchedule},
-    service::{PreconfService, ServiceParts, TickOutcome},
+    service::{PreconfService, ServiceParts, TickOutcome, WindowSchedule},
     signer::{CommitmentSigner, PreconfSigner},
 };
 
@@ -58,6 +59,10 @@ pub struct PreconfConfig {
     pub handover_grace_ms: u64,
     /// Where to serve `/metrics`; `None` disables it.
     pub metrics_addr: Option<SocketAddr>,
+    /// Propose our turns to L1 from this account through `inbox` (`None`: preconfirm only).
+    pub proposer: Option<(alloy::signers::local::PrivateKeySigner, Address)>,
+    /// Stop preconfirming this long before a window ends, so its batch lands in the window.
+    pub proposal_margin_ms: u64,
 }
 
 /// Why the extension could not start.
@@ -103,6 +108,8 @@ pub struct PreconfRuntime {
     pub metrics: Arc<Metrics>,
     /// The evidence database.
     pub evidence: Arc<EvidenceDb>,
+    /// Proposes our turns, when configured.
+    pub proposer: Option<Proposer>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -150,6 +157,7 @@ impl PreconfRuntime {
             evidence: Some(evidence.clone()),
             skip_empty: config.skip_empty,
             handover_grace_ms: config.handover_grace_ms,
+            proposal_margin_ms: config.proposal_margin_ms,
             ..ServiceParts::for_node(
                 node,
                 p2p.clone(),
@@ -185,8 +193,14 @@ impl PreconfRuntime {
             registry: config.registry,
             task_manager: config.task_manager,
         };
+        let proposer = config.proposer.map(|(key, inbox)| Proposer {
+            lookahead: lookahead.clone(),
+            key,
+            inbox,
+        });
         Ok(Self {
             service,
+            proposer,
             schedule,
             lookahead,
             anchor,
@@ -198,6 +212,15 @@ impl PreconfRuntime {
             evidence,
             tasks,
         })
+    }
+
+    /// Proposes our unproposed blocks into the window ending at `window_end` (when a proposer
+    /// is configured).
+    pub async fn propose_turn(&self, window_end: u64) -> Result<Option<Proposal>, ProposeError> {
+        match &self.proposer {
+            Some(p) => p.propose_turn(&self.service, &self.schedule, window_end).await,
+            None => Ok(None),
+        }
     }
 
     /// Refreshes the lookahead and the anchor from the L1 for time `now` (seconds).
@@ -233,22 +256,26 @@ impl PreconfRuntime {
                     .await;
             }
         }));
+        let proposer = self.proposer.clone().map(|p| (p, self.schedule.clone()));
         self.tasks.push(tokio::spawn(run_ticks(
             self.service.clone(),
             self.ticks.clone(),
             slots,
             clock,
+            proposer,
         )));
     }
 }
 
 /// Calls [`PreconfService::on_tick`] at every tick of `ticks` on `clock`, forever; while the
-/// previous preconfer's handover is awaited, retries every 25 ms until the next tick.
+/// previous preconfer's handover is awaited, retries every 25 ms until the next tick. After the
+/// last block of a turn, `proposer` (if any) proposes the turn.
 pub async fn run_ticks(
     service: Arc<PreconfService>,
     ticks: TickSchedule,
     slots: SlotClock,
     clock: Arc<dyn Clock>,
+    proposer: Option<(Proposer, Arc<LookaheadSchedule>)>,
 ) {
     loop {
         let now = clock.now_ms();
@@ -259,6 +286,19 @@ pub async fn run_ticks(
             match service.on_tick(tick, after).await {
                 Ok(TickOutcome::AwaitingHandover) if clock.now_ms() + 25 < after => {
                     tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                Ok(TickOutcome::Preconfirmed { end_of_sequencing: true, .. }) => {
+                    if let Some((p, schedule)) = &proposer
+                        && let Some((_, window_end)) = schedule.window_at(tick / 1000)
+                    {
+                        let (p, schedule, service) = (p.clone(), schedule.clone(), service.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = p.propose_turn(&service, &schedule, window_end).await {
+                                tracing::error!(target: "preconf::proposer", %e, window_end, "proposing the turn failed");
+                            }
+                        });
+                    }
+                    break;
                 }
                 Ok(_) => break,
                 Err(e) => {

@@ -74,6 +74,9 @@ pub struct ServiceParts {
     /// At the start of our turn, how long to wait for the previous preconfer's
     /// end-of-sequencing block before building on what we have.
     pub handover_grace_ms: u64,
+    /// Stop preconfirming this long before the window ends, so the turn's batch can still be
+    /// proposed in the window (0: preconfirm up to the window's end).
+    pub proposal_margin_ms: u64,
 }
 
 impl ServiceParts {
@@ -104,6 +107,7 @@ impl ServiceParts {
             evidence: None,
             skip_empty: false,
             handover_grace_ms: 0,
+            proposal_margin_ms: 0,
         }
     }
 }
@@ -250,7 +254,9 @@ impl PreconfService {
         let Some((owner, window_end)) = self.parts.schedule.window_at(ts) else {
             return Ok(TickOutcome::NotOurTurn);
         };
-        if owner != signer.address() {
+        let margin = self.parts.proposal_margin_ms;
+        let deadline_ms = (window_end * 1000).saturating_sub(margin);
+        if owner != signer.address() || (margin > 0 && now_ms > deadline_ms) {
             *self.turn_started_ms.lock() = None;
             return Ok(TickOutcome::NotOurTurn);
         }
@@ -261,8 +267,8 @@ impl PreconfService {
         {
             return Ok(TickOutcome::AwaitingHandover);
         }
-        let end_of_sequencing =
-            self.parts.schedule.window_at(next_tick_ms / 1000).map(|(o, _)| o) != Some(owner);
+        let end_of_sequencing = (margin > 0 && next_tick_ms > deadline_ms)
+            || self.parts.schedule.window_at(next_tick_ms / 1000).map(|(o, _)| o) != Some(owner);
         let parent = self.parts.store.latest_header().expect("the head is readable");
         let head = parent.number;
         let started_at = std::time::Instant::now();
@@ -475,6 +481,18 @@ impl PreconfService {
             return Some(B256::ZERO);
         }
         self.chain.lock().get(&number).map(|a| a.digest)
+    }
+
+    /// Who signed adopted block `number`.
+    pub fn signer_of(&self, number: u64) -> Option<Address> {
+        let wire = self.chain.lock().get(&number)?.wire.clone();
+        let m = PreconfMessage::decode(&wire).ok()?;
+        crate::signer::recover_commitment_signer(&m.commitment, &self.parts.domain, &m.signature)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.parts.store
     }
 
     /// The metrics.

@@ -40,7 +40,8 @@ async fn start(
 ) -> Node {
     let node = node(&dir.join(name)).await;
     let rt =
-        devnet_runtime(devnet, &node, &dir.join(name).join("preconf"), key, peers, BLOCK_MS).await;
+        devnet_runtime(devnet, &node, &dir.join(name).join("preconf"), key, peers, BLOCK_MS, None)
+            .await;
     Node { node, rt }
 }
 

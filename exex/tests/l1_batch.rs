@@ -35,6 +35,7 @@ async fn preconfirmed_blocks_land_on_l1_with_the_same_digest() {
         Some(m.preconfers[0].account.private_key),
         vec![],
         250,
+        None,
     )
     .await;
 

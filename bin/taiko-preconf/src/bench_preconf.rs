@@ -212,8 +212,13 @@ async fn run_one(
     let slots =
         SlotClock { genesis: (now_ms() / 1000.0) as u64 - 1, slot_secs: 12, slots_per_epoch: 32 };
     let ticks = TickSchedule::Uniform { block_time_ms: block_ms };
-    let ticker =
-        tokio::spawn(run_ticks(a.service.clone(), ticks.clone(), slots, Arc::new(SystemClock)));
+    let ticker = tokio::spawn(run_ticks(
+        a.service.clone(),
+        ticks.clone(),
+        slots,
+        Arc::new(SystemClock),
+        None,
+    ));
     let seen_b = watch_inclusions(&b.node);
     let seen_c = watch_inclusions(&c.node);
 

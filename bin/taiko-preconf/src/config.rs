@@ -82,6 +82,15 @@ pub(crate) struct NodeArgs {
     #[arg(long = "preconf.task-manager", env = "TAIKO_PRECONF_TASK_MANAGER")]
     #[serde(rename = "preconf.task-manager", skip_serializing_if = "Option::is_none")]
     pub(crate) task_manager: Option<Address>,
+    /// `TaikoInbox` address on L1; with a preconfer key, the node proposes its turns there.
+    #[arg(long = "preconf.inbox", env = "TAIKO_PRECONF_INBOX")]
+    #[serde(rename = "preconf.inbox", skip_serializing_if = "Option::is_none")]
+    pub(crate) inbox: Option<Address>,
+    /// Stop preconfirming this long before a window ends, so the turn's batch still lands in
+    /// the window [default: 1000 when proposing].
+    #[arg(long = "preconf.proposal-margin-ms", env = "TAIKO_PRECONF_PROPOSAL_MARGIN_MS")]
+    #[serde(rename = "preconf.proposal-margin-ms", skip_serializing_if = "Option::is_none")]
+    pub(crate) proposal_margin_ms: Option<u64>,
     /// A devnet manifest (`taiko-preconf devnet --manifest`): takes the L1, beacon and contract
     /// settings from it.
     #[arg(long = "devnet.manifest", env = "TAIKO_PRECONF_DEVNET_MANIFEST")]

@@ -56,13 +56,16 @@ fn preconf_config(
         );
     }
 
-    let signer: Option<Arc<dyn PreconfSigner>> = preconfer_key(
+    let key = preconfer_key(
         args.keystore.as_deref(),
         args.password_file.as_deref(),
         manifest.as_ref(),
         args.devnet_preconfer,
-    )?
-    .map(|k| Arc::new(LocalSigner::from_signer(k)) as _);
+    )?;
+    let signer: Option<Arc<dyn PreconfSigner>> =
+        key.clone().map(|k| Arc::new(LocalSigner::from_signer(k)) as _);
+    let inbox = args.inbox.or(manifest.as_ref().map(|m| m.contracts.inbox));
+    let proposer = key.zip(inbox);
 
     let ticks = match &args.release_offsets_ms {
         Some(offsets) => TickSchedule::WithinSlot { offsets_ms: offsets.clone() },
@@ -101,6 +104,12 @@ fn preconf_config(
         skip_empty: args.skip_empty.unwrap_or(false),
         handover_grace_ms: args.handover_grace_ms.unwrap_or(block_ms / 2),
         metrics_addr: args.metrics_addr,
+        proposal_margin_ms: if proposer.is_some() {
+            args.proposal_margin_ms.unwrap_or(1_000)
+        } else {
+            0
+        },
+        proposer,
     }))
 }
 

@@ -42,6 +42,8 @@ fn help_documents_every_setting() {
         "--beacon.api",
         "--preconf.registry",
         "--preconf.task-manager",
+        "--preconf.inbox",
+        "--preconf.proposal-margin-ms",
         "--devnet.manifest",
         "--devnet.preconfer",
         "--preconf.keystore",
@@ -170,7 +172,7 @@ async fn two_preconfer_processes_preconfirm_on_the_devnet() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("manifest.json");
     let devnet = Devnet::start(DevnetConfig {
-        slot_secs: 1,
+        slot_secs: 2,
         slots_per_epoch: 4,
         validators: 4,
         preconfers: 2,
@@ -217,7 +219,7 @@ async fn two_preconfer_processes_preconfirm_on_the_devnet() {
             }
         }
     };
-    // registrations activate after two epochs (8 s here); then a window owner preconfirms it
+    // registrations activate after two epochs (16 s here); then a window owner preconfirms it
     let deadline = Instant::now() + Duration::from_secs(90);
     let receipt = loop {
         let r: Option<serde_json::Value> =

@@ -193,7 +193,8 @@ pub async fn manual_devnet(
 
 /// The extension's runtime on `node`, configured from the devnet's manifest: signing with `key`
 /// (a follower when `None`), `block_ms` blocks, coinbase `0xc0…`, anchors one L1 block back,
-/// metrics on a free port.
+/// metrics on a free port; with `propose_margin_ms`, it also proposes its turns to the inbox and
+/// stops preconfirming that long before each window's end.
 pub async fn devnet_runtime(
     devnet: &taiko_devnet::Devnet,
     node: &taiko_node::RunningNode,
@@ -201,6 +202,7 @@ pub async fn devnet_runtime(
     key: Option<B256>,
     peers: Vec<libp2p::Multiaddr>,
     block_ms: u64,
+    propose_margin_ms: Option<u64>,
 ) -> taiko_preconf_exex::runtime::PreconfRuntime {
     use std::sync::Arc;
     use taiko_preconf_exex::{p2p::P2pConfig, runtime::PreconfConfig, signer::LocalSigner};
@@ -228,6 +230,10 @@ pub async fn devnet_runtime(
             skip_empty: false,
             handover_grace_ms: 0,
             metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
+            proposer: propose_margin_ms.and_then(|_| {
+                key.map(|k| (PrivateKeySigner::from_bytes(&k).unwrap(), m.contracts.inbox))
+            }),
+            proposal_margin_ms: propose_margin_ms.unwrap_or(0),
         },
     )
     .await

@@ -1,0 +1,158 @@
+//! The preconfer's L1 duty: propose the blocks of its turn inside its window.
+//!
+//! At the end of a turn (the end-of-sequencing block), [`Proposer::propose_turn`] takes every
+//! block after the inbox's last one up to `latest`, checks that this preconfer signed all of
+//! them and that the inbox's last digest is the one our chain names, and sends
+//! `PreconfTaskManager.proposeBatch` from the preconfer's account: with the lookahead index of
+//! the window, the next epoch's lookahead when it is not posted yet, and — when the current
+//! epoch was never posted — a `forcePushLookahead` first. Both transactions are sent back to back
+//! (consecutive nonces), so they land in the same L1 block. The service stops preconfirming
+//! `proposal_margin_ms` before the window's end so that block is still in the window.
+
+use alloy::{
+    primitives::{Address, B256, U256},
+    signers::local::PrivateKeySigner,
+};
+use taiko_contracts::{PreconfTaskManager, inbox::TaikoInbox};
+use taiko_l1::{L1Client, L1Error};
+
+use crate::{
+    anchor::anchor_of,
+    batch::{Batch, BatchError, build_batch, proposal_call, to_param},
+    lookahead::{lookahead_params, owner_at},
+    schedule::{L1Lookahead, LookaheadSchedule},
+    service::PreconfService,
+};
+
+/// Why a turn could not be proposed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    /// The L1 failed.
+    #[error(transparent)]
+    L1(#[from] L1Error),
+    /// The blocks do not form a batch.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// A block to propose was signed by someone else (their proposal is missing).
+    #[error("block {number} was preconfirmed by {signer:?}, not by us")]
+    NotOurs {
+        /// The block.
+        number: u64,
+        /// Its signer, if known.
+        signer: Option<Address>,
+    },
+    /// The inbox's chain and ours differ (reconciliation must run first).
+    #[error("the inbox's last digest {l1} differs from ours {ours}")]
+    Diverged {
+        /// The inbox's.
+        l1: B256,
+        /// Ours.
+        ours: B256,
+    },
+    /// No window contains the inclusion time.
+    #[error("no lookahead window at {0}")]
+    NoWindow(u64),
+    /// A block is missing from the store.
+    #[error("block {0} missing from the store")]
+    MissingBlock(u64),
+}
+
+/// What a proposal sent.
+#[derive(Clone, Debug)]
+pub struct Proposal {
+    /// The batch.
+    pub batch: Batch,
+    /// `proposeBatch`'s transaction.
+    pub tx: B256,
+    /// A `forcePushLookahead` sent before it, if the epoch was not posted.
+    pub force_push: Option<B256>,
+}
+
+/// Proposes turns to L1.
+#[derive(Clone, Debug)]
+pub struct Proposer {
+    /// The lookahead source (its L1 client sends the transactions).
+    pub lookahead: L1Lookahead,
+    /// The preconfer's L1 account.
+    pub key: PrivateKeySigner,
+    /// `TaikoInbox`.
+    pub inbox: Address,
+}
+
+impl Proposer {
+    fn l1(&self) -> &L1Client {
+        &self.lookahead.l1
+    }
+
+    /// Proposes our unproposed blocks so they land in the window ending at `window_end`;
+    /// `None` when there is nothing to propose.
+    pub async fn propose_turn(
+        &self,
+        service: &PreconfService,
+        schedule: &LookaheadSchedule,
+        window_end: u64,
+    ) -> Result<Option<Proposal>, ProposeError> {
+        let me = self.key.address();
+        let store = service.store();
+        let next = self.l1().call(self.inbox, TaikoInbox::nextBlockIdCall {}).await?;
+        let head = store.latest_header().map_err(|_| ProposeError::MissingBlock(0))?.number;
+        if next > head {
+            return Ok(None);
+        }
+        let mut blocks = Vec::new();
+        let mut anchors = Vec::new();
+        for n in next..=head {
+            let signer = service.signer_of(n);
+            if signer != Some(me) {
+                return Err(ProposeError::NotOurs { number: n, signer });
+            }
+            let b = store.block_by_number(n).ok().flatten().ok_or(ProposeError::MissingBlock(n))?;
+            blocks.push(b.block.block().clone());
+            anchors.push(anchor_of(store, n).map(|a| a.l1_block_id).unwrap_or(0));
+        }
+        let ours = service.digest(next - 1).ok_or(ProposeError::MissingBlock(next - 1))?;
+        let l1_digest = self.l1().call(self.inbox, TaikoInbox::lastDigestCall {}).await?;
+        if l1_digest != ours {
+            return Err(ProposeError::Diverged { l1: l1_digest, ours });
+        }
+        let batch = build_batch(&blocks, &anchors, me, ours)?;
+
+        let clock = schedule.clock();
+        let epoch = schedule.epoch_at(window_end);
+        let tm = self.lookahead.task_manager;
+        let mut force_push = None;
+        let current = match self.lookahead.posted(epoch).await? {
+            posted if !posted.is_empty() => posted,
+            _ => {
+                let params =
+                    lookahead_params(&clock, &self.lookahead.proposers(&clock, epoch).await?);
+                let call = PreconfTaskManager::forcePushLookaheadCall {
+                    epoch: U256::from(epoch),
+                    entries: params.iter().map(to_param).collect(),
+                };
+                force_push = Some(self.l1().send(&self.key, tm, call, U256::ZERO).await?);
+                self.lookahead.compute(schedule, epoch).await?
+            }
+        };
+        let next_posted = self.lookahead.posted(epoch + 1).await?;
+        let next_params = if next_posted.is_empty() {
+            lookahead_params(&clock, &self.lookahead.proposers(&clock, epoch + 1).await?)
+        } else {
+            vec![]
+        };
+        let next_windows = if next_posted.is_empty() {
+            schedule.epoch(epoch + 1).map(|w| w.windows).unwrap_or_default()
+        } else {
+            next_posted
+        };
+        let (owner, index) = owner_at(window_end, &current, &next_windows)
+            .ok_or(ProposeError::NoWindow(window_end))?;
+        if owner != me {
+            return Err(ProposeError::NoWindow(window_end));
+        }
+        let call = proposal_call(&batch, index, &next_params);
+        let tx = self.l1().send(&self.key, tm, call, U256::ZERO).await?;
+        tracing::info!(target: "preconf::proposer", first = batch.first, last = batch.last, bytes = batch.tx_list.len(), %tx, "batch proposed");
+        Ok(Some(Proposal { batch, tx, force_push }))
+    }
+}
