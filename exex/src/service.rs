@@ -129,6 +129,8 @@ pub struct PreconfService {
     chain: Mutex<BTreeMap<u64, Adopted>>,
     /// When our current turn started (ms), if we are in one.
     turn_started_ms: Mutex<Option<u64>>,
+    /// Digests recomputed from the store (blocks adopted before a restart).
+    computed: Mutex<BTreeMap<u64, B256>>,
 }
 
 /// What a tick did.
@@ -153,7 +155,12 @@ pub enum TickOutcome {
 impl PreconfService {
     /// A service over `parts`.
     pub fn new(parts: ServiceParts) -> Self {
-        Self { parts, chain: Mutex::new(BTreeMap::new()), turn_started_ms: Mutex::new(None) }
+        Self {
+            parts,
+            chain: Mutex::new(BTreeMap::new()),
+            turn_started_ms: Mutex::new(None),
+            computed: Mutex::new(BTreeMap::new()),
+        }
     }
 
     fn head(&self) -> (u64, B256) {
@@ -162,10 +169,7 @@ impl PreconfService {
     }
 
     fn digest_of(&self, number: u64) -> B256 {
-        if number == 0 {
-            return B256::ZERO;
-        }
-        self.chain.lock().get(&number).map(|a| a.digest).unwrap_or_default()
+        self.digest(number).unwrap_or_default()
     }
 
     /// Whether the head ends a turn: genesis, a block marked end-of-sequencing, or our own.
@@ -476,11 +480,40 @@ impl PreconfService {
 
     /// The block digest of adopted block `number` (what the next commitment names as its
     /// parent digest, and what the inbox must compute once the block is proposed).
+    ///
+    /// Blocks adopted by this process carry it; for older ones (after a restart) it is
+    /// recomputed from the store, from the nearest known digest below, and remembered.
     pub fn digest(&self, number: u64) -> Option<B256> {
         if number == 0 {
             return Some(B256::ZERO);
         }
-        self.chain.lock().get(&number).map(|a| a.digest)
+        let (mut n, mut d) = {
+            let (chain, computed) = (self.chain.lock(), self.computed.lock());
+            if let Some(d) = chain.get(&number).map(|a| a.digest).or(computed.get(&number).copied())
+            {
+                return Some(d);
+            }
+            let adopted = chain.range(..number).next_back().map(|(n, a)| (*n, a.digest));
+            let known = computed.range(..number).next_back().map(|(n, d)| (*n, *d));
+            adopted.max(known).unwrap_or_default()
+        };
+        let store = &self.parts.store;
+        while n < number {
+            n += 1;
+            let b = store.block_by_number(n).ok()??;
+            let block = b.block.block();
+            let anchor = crate::anchor::anchor_of(store, n).map(|a| a.l1_block_id).unwrap_or(0);
+            d = wire::block_digest(
+                d,
+                n,
+                crate::message::tx_list_hash(block),
+                block.header.timestamp,
+                anchor,
+                block.header.beneficiary,
+            );
+        }
+        self.computed.lock().insert(number, d);
+        Some(d)
     }
 
     /// Who signed adopted block `number`.

@@ -109,4 +109,18 @@ async fn preconfirmed_blocks_land_on_l1_with_the_same_digest() {
         .unwrap();
     assert!(!posted.is_empty(), "the next epoch's lookahead was posted with the batch");
     assert_ne!(key.address(), Address::ZERO);
+
+    // after a restart (a service with no memory of the blocks) the digests come from the store
+    let fresh = taiko_preconf_exex::service::PreconfService::new(
+        taiko_preconf_exex::service::ServiceParts::for_node(
+            &a,
+            rt.p2p.clone(),
+            None,
+            rt.schedule.clone(),
+            taiko_contracts::wire::preconf_domain(31337, m.contracts.task_manager),
+            rt.anchor.clone(),
+        ),
+    );
+    assert_eq!(fresh.digest(3), Some(batch.digest), "recomputed from the store");
+    assert_eq!(fresh.digest(2), rt.service.digest(2));
 }
