@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod p2p;
 pub mod proposer;
 pub mod protection;
+pub mod reconcile;
 pub mod runtime;
 pub mod schedule;
 pub mod sequencer;

@@ -12,6 +12,7 @@
 //! | `preconf_pool_pending` / `preconf_pool_queued` | gauge | transactions in the pool |
 //! | `preconf_l2_head` | gauge | number of `latest` |
 //! | `preconf_l1_errors_total` | counter | failed L1 / beacon reads |
+//! | `preconf_l1_mismatches_total` | counter | L1 batches that differ from the preconfirmed chain |
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -56,6 +57,8 @@ pub struct Metrics {
     pub l2_head: Gauge,
     /// Failed L1 or beacon reads.
     pub l1_errors: Counter,
+    /// L1 batches that differ from the preconfirmed chain.
+    pub l1_mismatches: Counter,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -78,6 +81,7 @@ impl Default for Metrics {
             pool_queued: Gauge::default(),
             l2_head: Gauge::default(),
             l1_errors: Counter::default(),
+            l1_mismatches: Counter::default(),
         };
         r.register(
             "blocks_preconfirmed",
@@ -98,6 +102,11 @@ impl Default for Metrics {
         r.register("pool_queued", "Queued pool transactions", m.pool_queued.clone());
         r.register("l2_head", "Number of latest", m.l2_head.clone());
         r.register("l1_errors", "Failed L1 or beacon reads", m.l1_errors.clone());
+        r.register(
+            "l1_mismatches",
+            "L1 batches that differ from the preconfirmed chain",
+            m.l1_mismatches.clone(),
+        );
         *m.registry.lock() = r;
         m
     }

@@ -25,6 +25,7 @@ use crate::{
     p2p::{P2p, P2pConfig, P2pHandle},
     proposer::{Proposal, ProposeError, Proposer},
     protection::ProtectionDb,
+    reconcile::{ReconcileReport, Reconciler},
     schedule::{L1Lookahead, LookaheadSchedule},
     service::{PreconfService, ServiceParts, TickOutcome, WindowSchedule},
     signer::{CommitmentSigner, PreconfSigner},
@@ -59,6 +60,8 @@ pub struct PreconfConfig {
     pub handover_grace_ms: u64,
     /// Where to serve `/metrics`; `None` disables it.
     pub metrics_addr: Option<SocketAddr>,
+    /// `TaikoInbox`, followed to mark blocks `safe` and `finalized` (`None`: not followed).
+    pub inbox: Option<Address>,
     /// Propose our turns to L1 from this account through `inbox` (`None`: preconfirm only).
     pub proposer: Option<(alloy::signers::local::PrivateKeySigner, Address)>,
     /// Stop preconfirming this long before a window ends, so its batch lands in the window.
@@ -110,6 +113,8 @@ pub struct PreconfRuntime {
     pub evidence: Arc<EvidenceDb>,
     /// Proposes our turns, when configured.
     pub proposer: Option<Proposer>,
+    /// Follows the inbox (when its address is known).
+    pub reconciler: Option<Arc<Reconciler>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -193,6 +198,8 @@ impl PreconfRuntime {
             registry: config.registry,
             task_manager: config.task_manager,
         };
+        let reconciler =
+            config.inbox.map(|inbox| Arc::new(Reconciler::new(lookahead.l1.clone(), inbox, 0)));
         let proposer = config.proposer.map(|(key, inbox)| Proposer {
             lookahead: lookahead.clone(),
             key,
@@ -201,6 +208,7 @@ impl PreconfRuntime {
         Ok(Self {
             service,
             proposer,
+            reconciler,
             schedule,
             lookahead,
             anchor,
@@ -223,6 +231,15 @@ impl PreconfRuntime {
         }
     }
 
+    /// Reads new inbox batches: matching ones make their blocks `safe` (and `finalized` once
+    /// final on L1).
+    pub async fn reconcile(&self) -> Result<ReconcileReport, L1Error> {
+        match &self.reconciler {
+            Some(r) => r.poll(&self.service).await,
+            None => Ok(ReconcileReport::default()),
+        }
+    }
+
     /// Refreshes the lookahead and the anchor from the L1 for time `now` (seconds).
     pub async fn refresh(&self, now: u64) -> Result<(), L1Error> {
         self.refresher().refresh(now).await
@@ -241,11 +258,18 @@ impl PreconfRuntime {
     /// loop. Both stop when the runtime is dropped.
     pub fn spawn_duties(&mut self, clock: Arc<dyn Clock>) {
         let me = self.refresher();
+        let reconciler = self.reconciler.clone();
+        let service = self.service.clone();
         let slots = self.slots;
         let c = clock.clone();
         self.tasks.push(tokio::spawn(async move {
             loop {
                 let now = c.now_ms();
+                if let Some(r) = &reconciler
+                    && let Err(e) = r.poll(&service).await
+                {
+                    tracing::warn!(target: "preconf::reconcile", %e, "reading the inbox failed");
+                }
                 if me.refresh(now / 1000).await.is_err() {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;

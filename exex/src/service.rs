@@ -523,6 +523,11 @@ impl PreconfService {
         crate::signer::recover_commitment_signer(&m.commitment, &self.parts.domain, &m.signature)
     }
 
+    /// The engine.
+    pub fn engine(&self) -> &EngineHandle {
+        &self.parts.engine
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.parts.store

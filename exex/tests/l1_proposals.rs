@@ -1,7 +1,8 @@
 //! Two preconfers propose their own turns to L1 as they go: each turn's last block is marked
 //! end-of-sequencing before the proposal margin, the batch is sent into the window's closing L1
 //! block (force-pushing the epoch's lookahead and posting the next one on the way), every
-//! proposal is accepted, and the inbox's chain is the preconfirmed chain, block for block.
+//! proposal is accepted, the inbox's chain is the preconfirmed chain, block for block, and
+//! every node marks the proposed blocks `safe`.
 
 mod common;
 
@@ -121,4 +122,18 @@ async fn preconfers_propose_their_turns_and_l1_agrees() {
         b.service.digest(last),
         "the inbox's chain is the preconfirmed chain"
     );
+
+    // every node follows the inbox: the proposed blocks become `safe`
+    for (rt, n) in [(&a, &na), (&b, &nb)] {
+        let report = rt.reconcile().await.unwrap();
+        assert_eq!(report.matched, proposals.len());
+        assert!(report.mismatches.is_empty());
+        assert_eq!(report.safe, Some(last));
+        let heads = n.store.heads().unwrap();
+        assert_eq!(heads.safe.number, last);
+        assert!(heads.finalized.number <= heads.safe.number);
+        assert!(heads.latest.number >= last);
+        // nothing new: nothing moves
+        assert_eq!(rt.reconcile().await.unwrap(), Default::default());
+    }
 }

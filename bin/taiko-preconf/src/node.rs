@@ -66,6 +66,7 @@ fn preconf_config(
         key.clone().map(|k| Arc::new(LocalSigner::from_signer(k)) as _);
     let inbox = args.inbox.or(manifest.as_ref().map(|m| m.contracts.inbox));
     let proposer = key.zip(inbox);
+    let followed_inbox = inbox;
 
     let ticks = match &args.release_offsets_ms {
         Some(offsets) => TickSchedule::WithinSlot { offsets_ms: offsets.clone() },
@@ -110,6 +111,7 @@ fn preconf_config(
             0
         },
         proposer,
+        inbox: followed_inbox,
     }))
 }
 

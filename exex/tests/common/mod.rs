@@ -230,6 +230,7 @@ pub async fn devnet_runtime(
             skip_empty: false,
             handover_grace_ms: 0,
             metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
+            inbox: Some(m.contracts.inbox),
             proposer: propose_margin_ms.and_then(|_| {
                 key.map(|k| (PrivateKeySigner::from_bytes(&k).unwrap(), m.contracts.inbox))
             }),

@@ -1,0 +1,176 @@
+//! Every node's L1 follower: what the inbox accepted becomes `safe`, what L1 finalized becomes
+//! `finalized`.
+//!
+//! [`Reconciler::poll`] reads the inbox's `BatchProposed` events since the last poll and compares
+//! each batch's digest of its last block with the digest of that block in the node's chain. Equal
+//! digests mean L1 holds exactly the preconfirmed blocks up to there: the block becomes `safe`,
+//! and `finalized` once the L1 block that carried the batch is final. A batch the node has not
+//! imported up to yet stops the scan until the next poll. A batch with a different digest means
+//! L1 disagrees with the preconfirmed chain: it is reported (and counted), and the node does not
+//! mark anything past it safe. (Re-deriving L1's blocks and reorging to them is the next step.)
+
+use alloy::primitives::{Address, B256, Bytes};
+use parking_lot::Mutex;
+use serde_json::Value;
+use taiko_contracts::inbox::TaikoInbox;
+use taiko_engine::ForkchoiceState;
+use taiko_l1::{L1Client, L1Error};
+
+use crate::service::PreconfService;
+
+/// A batch whose blocks differ from the node's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The batch.
+    pub batch_id: u64,
+    /// Its last block.
+    pub last_block: u64,
+    /// L1's digest.
+    pub l1_digest: B256,
+    /// Ours, if we have the block.
+    pub our_digest: Option<B256>,
+}
+
+/// What a poll found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Batches that matched.
+    pub matched: usize,
+    /// The `safe` head after the poll, if it moved.
+    pub safe: Option<u64>,
+    /// The `finalized` head after the poll, if it moved.
+    pub finalized: Option<u64>,
+    /// Batches that differ.
+    pub mismatches: Vec<Mismatch>,
+}
+
+#[derive(Debug, Default)]
+struct Cursor {
+    /// Next L1 block to scan.
+    from: u64,
+    /// Matched batches: (L1 block that carried it, last L2 block), not yet final.
+    unfinal: Vec<(u64, u64)>,
+}
+
+/// Follows the inbox.
+#[derive(Debug)]
+pub struct Reconciler {
+    l1: L1Client,
+    inbox: Address,
+    cursor: Mutex<Cursor>,
+}
+
+fn hex_u64(v: &Value) -> u64 {
+    v.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
+}
+
+impl Reconciler {
+    /// A reconciler of `inbox` that scans from L1 block `from`.
+    pub fn new(l1: L1Client, inbox: Address, from: u64) -> Self {
+        Self { l1, inbox, cursor: Mutex::new(Cursor { from, unfinal: Vec::new() }) }
+    }
+
+    /// Reads new batches and moves `safe` and `finalized`.
+    pub async fn poll(&self, service: &PreconfService) -> Result<ReconcileReport, L1Error> {
+        use alloy::sol_types::SolEvent;
+        let latest = self.l1.latest().await?.number;
+        let from = self.cursor.lock().from;
+        let mut report = ReconcileReport::default();
+        if from > latest {
+            return Ok(report);
+        }
+        let filter = serde_json::json!({
+            "address": self.inbox,
+            "fromBlock": format!("0x{from:x}"),
+            "toBlock": format!("0x{latest:x}"),
+            "topics": [TaikoInbox::BatchProposed::SIGNATURE_HASH],
+        });
+        let logs: Vec<Value> =
+            self.l1.request("eth_getLogs", jsonrpsee::rpc_params![filter]).await?;
+        let mut next_from = latest + 1;
+        let mut safe = None;
+        let mut matched = Vec::new();
+        for log in logs {
+            let topics: Vec<B256> =
+                serde_json::from_value(log["topics"].clone()).unwrap_or_default();
+            let data: Bytes = serde_json::from_value(log["data"].clone()).unwrap_or_default();
+            let Ok(ev) = TaikoInbox::BatchProposed::decode_raw_log(topics, &data) else {
+                continue;
+            };
+            let info = ev.info;
+            let ours = service.digest(info.lastBlockId);
+            let l1_block = hex_u64(&log["blockNumber"]);
+            match ours {
+                Some(d) if d == info.digest => {
+                    report.matched += 1;
+                    safe = Some(info.lastBlockId);
+                    matched.push((l1_block, info.lastBlockId));
+                }
+                None => {
+                    // not imported that far yet: look again next time
+                    next_from = l1_block;
+                    break;
+                }
+                Some(d) => {
+                    tracing::error!(target: "preconf::reconcile", batch = info.batchId, last = info.lastBlockId, l1 = %info.digest, ours = %d, "L1 batch differs from the preconfirmed chain");
+                    service.metrics().l1_mismatches.inc();
+                    report.mismatches.push(Mismatch {
+                        batch_id: info.batchId,
+                        last_block: info.lastBlockId,
+                        l1_digest: info.digest,
+                        our_digest: Some(d),
+                    });
+                    next_from = l1_block;
+                    break;
+                }
+            }
+        }
+        let finalized_l1 = match self
+            .l1
+            .request::<Value>("eth_getBlockByNumber", jsonrpsee::rpc_params!["finalized", false])
+            .await
+        {
+            Ok(b) if !b.is_null() => Some(hex_u64(&b["number"])),
+            _ => None,
+        };
+        let finalized = {
+            let mut c = self.cursor.lock();
+            c.from = next_from;
+            c.unfinal.extend(matched);
+            let mut fin = None;
+            if let Some(f) = finalized_l1 {
+                c.unfinal.retain(|&(l1_block, last)| {
+                    if l1_block <= f {
+                        fin = Some(fin.map_or(last, |x: u64| x.max(last)));
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+            fin
+        };
+        let store = service.store();
+        let heads =
+            store.heads().map_err(|e| L1Error::Rpc { method: "store", message: e.to_string() })?;
+        let safe = safe.filter(|s| *s > heads.safe.number);
+        let finalized = finalized.filter(|f| *f > heads.finalized.number);
+        if safe.is_some() || finalized.is_some() {
+            let hash = |n: Option<u64>| {
+                n.and_then(|n| store.canonical_hash(n).ok().flatten()).unwrap_or_default()
+            };
+            let state = ForkchoiceState {
+                head: heads.latest.hash,
+                safe: if safe.is_some() { hash(safe) } else { heads.safe.hash },
+                finalized: hash(finalized),
+            };
+            service.engine().fork_choice_updated(state).await.map_err(|e| L1Error::Rpc {
+                method: "fork_choice_updated",
+                message: e.to_string(),
+            })?;
+            report.safe = safe;
+            report.finalized = finalized;
+        }
+        Ok(report)
+    }
+}
