@@ -17,6 +17,22 @@ type EvidenceKey = ([u8; 20], u64, u64, [u8; 32]);
 const EVIDENCE: TableDefinition<EvidenceKey, (&[u8], &[u8])> =
     TableDefinition::new("equivocations");
 
+/// (L2 chain, height) → (L1 batch id, our signed message at that height).
+const BROKEN: TableDefinition<(u64, u64), (u64, &[u8])> = TableDefinition::new("broken");
+
+/// A preconfirmed block that an L1 batch replaced: the signed commitment it broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenCommitment {
+    /// The L2 chain.
+    pub chain_id: u64,
+    /// The height.
+    pub height: u64,
+    /// The L1 batch that proposed something else there.
+    pub batch_id: u64,
+    /// The signed message we had adopted (wire bytes).
+    pub message: Vec<u8>,
+}
+
 /// One equivocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Equivocation {
@@ -53,6 +69,7 @@ impl EvidenceDb {
         let db = Database::create(path).map_err(db_err)?;
         let w = db.begin_write().map_err(db_err)?;
         w.open_table(EVIDENCE).map_err(db_err)?;
+        w.open_table(BROKEN).map_err(db_err)?;
         w.commit().map_err(db_err)?;
         Ok(Self { db })
     }
@@ -72,6 +89,37 @@ impl EvidenceDb {
         };
         w.commit().map_err(db_err)?;
         Ok(new)
+    }
+
+    /// Records a commitment broken by an L1 batch; `false` if that height was already recorded.
+    pub fn record_broken(&self, b: &BrokenCommitment) -> Result<bool, EvidenceError> {
+        let w = self.db.begin_write().map_err(db_err)?;
+        let new = {
+            let mut t = w.open_table(BROKEN).map_err(db_err)?;
+            let key = (b.chain_id, b.height);
+            let known = t.get(key).map_err(db_err)?.is_some();
+            if !known {
+                t.insert(key, (b.batch_id, b.message.as_slice())).map_err(db_err)?;
+            }
+            !known
+        };
+        w.commit().map_err(db_err)?;
+        Ok(new)
+    }
+
+    /// Every broken commitment, by height.
+    pub fn broken(&self) -> Result<Vec<BrokenCommitment>, EvidenceError> {
+        let r = self.db.begin_read().map_err(db_err)?;
+        let t = r.open_table(BROKEN).map_err(db_err)?;
+        t.iter()
+            .map_err(db_err)?
+            .map(|row| {
+                let (k, v) = row.map_err(db_err)?;
+                let (chain_id, height) = k.value();
+                let (batch_id, message) = v.value();
+                Ok(BrokenCommitment { chain_id, height, batch_id, message: message.to_vec() })
+            })
+            .collect()
     }
 
     /// Every record, in key order.

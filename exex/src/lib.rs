@@ -30,6 +30,7 @@
 pub mod anchor;
 pub mod batch;
 pub mod clock;
+pub mod derive;
 pub mod evidence;
 pub mod lookahead;
 pub mod message;

@@ -164,7 +164,11 @@ pub fn message_id(wire: &[u8]) -> Vec<u8> {
 
 /// `keccak256(RLP(transactions without the anchor))`: the tx-list hash a commitment carries.
 pub fn tx_list_hash(block: &Block) -> B256 {
-    let txs = block.body.transactions.get(1..).unwrap_or_default();
+    tx_list_hash_of(block.body.transactions.get(1..).unwrap_or_default())
+}
+
+/// keccak256 of the RLP list of `txs` (a block's user transactions).
+pub fn tx_list_hash_of(txs: &[TxEnvelope]) -> B256 {
     let mut out = Vec::new();
     alloy::rlp::encode_list::<TxEnvelope, TxEnvelope>(txs, &mut out);
     keccak256(out)

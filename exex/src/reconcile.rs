@@ -6,8 +6,10 @@
 //! digests mean L1 holds exactly the preconfirmed blocks up to there: the block becomes `safe`,
 //! and `finalized` once the L1 block that carried the batch is final. A batch the node has not
 //! imported up to yet stops the scan until the next poll. A batch with a different digest means
-//! L1 disagrees with the preconfirmed chain: it is reported (and counted), and the node does not
-//! mark anything past it safe. (Re-deriving L1's blocks and reorging to them is the next step.)
+//! L1 disagrees with the preconfirmed chain, and L1 wins: the node keeps every signed commitment
+//! the batch broke as evidence, derives the batch's blocks from its calldata ([`crate::derive`]),
+//! reverts to the batch's parent and builds them — then they are `safe`. (Blob batches are not
+//! derived yet.)
 
 use alloy::primitives::{Address, B256, Bytes};
 use parking_lot::Mutex;
@@ -16,7 +18,16 @@ use taiko_contracts::inbox::TaikoInbox;
 use taiko_engine::ForkchoiceState;
 use taiko_l1::{L1Client, L1Error};
 
-use crate::service::PreconfService;
+use std::sync::Arc;
+
+use taiko_contracts::{inbox::LibBatch::BatchInfo, wire};
+
+use crate::{
+    derive::{DeriveError, derive_blocks},
+    evidence::{BrokenCommitment, EvidenceDb},
+    message::tx_list_hash_of,
+    service::PreconfService,
+};
 
 /// A batch whose blocks differ from the node's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +53,8 @@ pub struct ReconcileReport {
     pub finalized: Option<u64>,
     /// Batches that differ.
     pub mismatches: Vec<Mismatch>,
+    /// Batches whose blocks replaced ours.
+    pub reorged: usize,
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +71,27 @@ pub struct Reconciler {
     l1: L1Client,
     inbox: Address,
     cursor: Mutex<Cursor>,
+    evidence: Option<Arc<EvidenceDb>>,
+}
+
+/// Why L1's version of a batch could not be adopted.
+#[derive(Debug, thiserror::Error)]
+pub enum AdoptError {
+    /// The L1 failed.
+    #[error(transparent)]
+    L1(#[from] L1Error),
+    /// The batch cannot be derived.
+    #[error(transparent)]
+    Derive(#[from] DeriveError),
+    /// The chain diverged before this batch.
+    #[error("the batch's parent digest is not ours at block {0}")]
+    Parent(u64),
+    /// The engine refused.
+    #[error("engine: {0}")]
+    Engine(String),
+    /// A derived block's anchor is not an L1 block we can read.
+    #[error("anchor block {0} unknown")]
+    Anchor(u64),
 }
 
 fn hex_u64(v: &Value) -> u64 {
@@ -66,8 +100,105 @@ fn hex_u64(v: &Value) -> u64 {
 
 impl Reconciler {
     /// A reconciler of `inbox` that scans from L1 block `from`.
-    pub fn new(l1: L1Client, inbox: Address, from: u64) -> Self {
-        Self { l1, inbox, cursor: Mutex::new(Cursor { from, unfinal: Vec::new() }) }
+    pub fn new(l1: L1Client, inbox: Address, from: u64, evidence: Option<Arc<EvidenceDb>>) -> Self {
+        Self { l1, inbox, cursor: Mutex::new(Cursor { from, unfinal: Vec::new() }), evidence }
+    }
+
+    /// Replaces our blocks of `info`'s range by L1's: keeps the broken commitments, reverts to
+    /// the batch's parent, builds the derived blocks and makes them `latest`.
+    pub async fn adopt_l1_batch(
+        &self,
+        service: &PreconfService,
+        info: &BatchInfo,
+        tx_list: &[u8],
+    ) -> Result<(), AdoptError> {
+        let first = info.firstBlockId;
+        let parent = first - 1;
+        if service.digest(parent) != Some(info.parentDigest) {
+            return Err(AdoptError::Parent(parent));
+        }
+        let derived = derive_blocks(info, tx_list)?;
+        let store = service.store();
+        let chain_id = store.chain_spec().chain_id;
+        // the evidence: each of our signed blocks from the first one L1 disagrees with
+        let mut theirs = info.parentDigest;
+        let mut diverged = false;
+        for b in &derived {
+            theirs = wire::block_digest(
+                theirs,
+                b.number,
+                tx_list_hash_of(&b.transactions),
+                b.timestamp,
+                b.anchor_block_id,
+                b.coinbase,
+            );
+            let ours = service.digest(b.number).unwrap_or_default();
+            diverged |= ours != theirs;
+            if diverged
+                && let (Some(db), Some(message)) =
+                    (&self.evidence, service.adopted_message(b.number))
+                && let Err(e) = db.record_broken(&BrokenCommitment {
+                    chain_id,
+                    height: b.number,
+                    batch_id: info.batchId,
+                    message,
+                })
+            {
+                tracing::error!(target: "preconf::reconcile", %e, "recording a broken commitment");
+            }
+        }
+        let engine = service.engine();
+        let parent_hash = store
+            .canonical_hash(parent)
+            .ok()
+            .flatten()
+            .ok_or(AdoptError::Engine(format!("block {parent} missing")))?;
+        let fcu = |head: B256| ForkchoiceState { head, ..Default::default() };
+        engine
+            .fork_choice_updated(fcu(parent_hash))
+            .await
+            .map_err(|e| AdoptError::Engine(e.to_string()))?;
+        service.forget_from(first);
+        let limits = taiko_evm::BuildLimits::from_spec(store.chain_spec());
+        for b in derived {
+            let l1_block = self
+                .l1
+                .block(b.anchor_block_id)
+                .await?
+                .ok_or(AdoptError::Anchor(b.anchor_block_id))?;
+            if l1_block.hash != b.anchor_block_hash {
+                return Err(AdoptError::Anchor(b.anchor_block_id));
+            }
+            let txs: Vec<_> = b
+                .transactions
+                .into_iter()
+                .filter_map(|tx| {
+                    use alloy::consensus::transaction::SignerRecoverable;
+                    let sender = tx.recover_signer().ok()?;
+                    Some(alloy::consensus::transaction::Recovered::new_unchecked(tx, sender))
+                })
+                .collect();
+            let attrs = taiko_evm::BlockAttributes {
+                timestamp: b.timestamp,
+                coinbase: b.coinbase,
+                anchor: taiko_evm::AnchorInput {
+                    l1_block_id: b.anchor_block_id,
+                    l1_block_hash: l1_block.hash,
+                    l1_state_root: l1_block.state_root,
+                },
+                ..Default::default()
+            };
+            let built = engine
+                .build_payload(attrs, Box::new(taiko_evm::IterSource(txs.into_iter())), limits)
+                .await
+                .map_err(|e| AdoptError::Engine(e.to_string()))?;
+            engine
+                .fork_choice_updated(fcu(built.block.block.hash()))
+                .await
+                .map_err(|e| AdoptError::Engine(e.to_string()))?;
+        }
+        tracing::warn!(target: "preconf::reconcile", batch = info.batchId, first, last = info.lastBlockId, "reorged to L1's blocks");
+        Ok(())
     }
 
     /// Reads new batches and moves `safe` and `finalized`.
@@ -120,8 +251,18 @@ impl Reconciler {
                         l1_digest: info.digest,
                         our_digest: Some(d),
                     });
-                    next_from = l1_block;
-                    break;
+                    match self.adopt_l1_batch(service, &info, &ev.txList).await {
+                        Ok(()) if service.digest(info.lastBlockId) == Some(info.digest) => {
+                            report.reorged += 1;
+                            safe = Some(info.lastBlockId);
+                            matched.push((l1_block, info.lastBlockId));
+                        }
+                        outcome => {
+                            tracing::error!(target: "preconf::reconcile", batch = info.batchId, ?outcome, "could not adopt L1's blocks");
+                            next_from = l1_block;
+                            break;
+                        }
+                    }
                 }
             }
         }

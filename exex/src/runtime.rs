@@ -198,8 +198,9 @@ impl PreconfRuntime {
             registry: config.registry,
             task_manager: config.task_manager,
         };
-        let reconciler =
-            config.inbox.map(|inbox| Arc::new(Reconciler::new(lookahead.l1.clone(), inbox, 0)));
+        let reconciler = config.inbox.map(|inbox| {
+            Arc::new(Reconciler::new(lookahead.l1.clone(), inbox, 0, Some(evidence.clone())))
+        });
         let proposer = config.proposer.map(|(key, inbox)| Proposer {
             lookahead: lookahead.clone(),
             key,

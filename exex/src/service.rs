@@ -523,6 +523,17 @@ impl PreconfService {
         crate::signer::recover_commitment_signer(&m.commitment, &self.parts.domain, &m.signature)
     }
 
+    /// The signed message adopted at `number` (wire bytes), if this process adopted one.
+    pub fn adopted_message(&self, number: u64) -> Option<Vec<u8>> {
+        self.chain.lock().get(&number).map(|a| a.wire.clone())
+    }
+
+    /// Forgets what was adopted from `number` on (the chain there is being replaced).
+    pub fn forget_from(&self, number: u64) {
+        self.chain.lock().split_off(&number);
+        self.computed.lock().split_off(&number);
+    }
+
     /// The engine.
     pub fn engine(&self) -> &EngineHandle {
         &self.parts.engine

@@ -9,22 +9,18 @@ use alloy::{
     primitives::{Address, B256, U256},
     signers::local::PrivateKeySigner,
 };
-use common::{devnet_runtime, manual_devnet, node, transfer};
+use common::{
+    devnet_runtime, force_push, manual_devnet, node, propose, transfer, until_registered,
+};
 use taiko_chainspec::devnet_accounts;
 use taiko_contracts::{PreconfTaskManager, inbox::TaikoInbox};
 use taiko_pool::TransactionOrigin;
-use taiko_preconf_exex::{
-    anchor::anchor_of,
-    batch::{build_batch, proposal_call, to_param},
-    lookahead::{lookahead_params, owner_at},
-    service::TickOutcome,
-};
+use taiko_preconf_exex::{anchor::anchor_of, batch::build_batch, service::TickOutcome};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preconfirmed_blocks_land_on_l1_with_the_same_digest() {
     let devnet = manual_devnet(4, 1, 4).await;
     let m = devnet.manifest().clone();
-    let clock = m.clock;
     let key = PrivateKeySigner::from_bytes(&m.preconfers[0].account.private_key).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let a = node(&dir.path().join("a")).await;
@@ -39,31 +35,10 @@ async fn preconfirmed_blocks_land_on_l1_with_the_same_digest() {
     )
     .await;
 
-    // wait for the registration to activate, at an epoch's first slot
-    let epoch = loop {
-        devnet.advance_slot().await.unwrap();
-        let now = devnet.clock.now();
-        rt.refresh(now).await.unwrap();
-        let e = rt.schedule.epoch_at(now);
-        if now == clock.epoch_start(e)
-            && rt.schedule.epoch(e).is_some_and(|w| w.windows.iter().any(|w| !w.is_fallback))
-        {
-            break e;
-        }
-        assert!(e < 10, "registration active within 10 epochs");
-    };
-
+    let epoch = until_registered(&devnet, &rt).await;
     // nobody posted this epoch's lookahead: force-push it
-    let params = lookahead_params(&clock, &rt.lookahead.proposers(&clock, epoch).await.unwrap());
-    let push = PreconfTaskManager::forcePushLookaheadCall {
-        epoch: U256::from(epoch),
-        entries: params.iter().map(to_param).collect(),
-    };
-    let hash = devnet.l1.send(&key, m.contracts.task_manager, push, U256::ZERO).await.unwrap();
-    devnet.advance_slot().await.unwrap();
-    assert_eq!(devnet.l1.receipt(hash).await.unwrap().unwrap()["status"], "0x1");
+    force_push(&devnet, &rt, &key, epoch).await;
     let now = devnet.clock.now();
-    rt.refresh(now).await.unwrap();
     assert!(rt.schedule.epoch(epoch).unwrap().posted, "the node reads the posted lookahead");
 
     // three blocks in the window that the next L1 block closes
@@ -83,17 +58,7 @@ async fn preconfirmed_blocks_land_on_l1_with_the_same_digest() {
     assert_eq!(Some(batch.digest), rt.service.digest(3), "Rust's digest chain");
 
     // propose into the L1 block at the window's end, posting the next epoch's lookahead
-    let inclusion = clock.slot_time(clock.slot_at(now) + 1);
-    let current = rt.schedule.epoch(epoch).unwrap().windows;
-    let next_params =
-        lookahead_params(&clock, &rt.lookahead.proposers(&clock, epoch + 1).await.unwrap());
-    let (owner, index) = owner_at(inclusion, &current, &[]).expect("a window at the inclusion");
-    assert_eq!(owner, key.address());
-    let call = proposal_call(&batch, index, &next_params);
-    let hash = devnet.l1.send(&key, m.contracts.task_manager, call, U256::ZERO).await.unwrap();
-    devnet.advance_slot().await.unwrap();
-    assert_eq!(devnet.clock.now(), inclusion);
-    let receipt = devnet.l1.receipt(hash).await.unwrap().expect("mined in the slot");
+    let receipt = propose(&devnet, &rt, &key, &batch, epoch).await;
     assert_eq!(receipt["status"], "0x1", "accepted: {receipt}");
 
     let inbox = m.contracts.inbox;

@@ -240,3 +240,72 @@ pub async fn devnet_runtime(
     .await
     .unwrap()
 }
+
+/// Advances the devnet until the registrations are active, at an epoch's first slot; returns
+/// that epoch.
+pub async fn until_registered(
+    devnet: &taiko_devnet::Devnet,
+    rt: &taiko_preconf_exex::runtime::PreconfRuntime,
+) -> u64 {
+    let clock = devnet.manifest().clock;
+    loop {
+        devnet.advance_slot().await.unwrap();
+        let now = devnet.clock.now();
+        rt.refresh(now).await.unwrap();
+        let e = rt.schedule.epoch_at(now);
+        if now == clock.epoch_start(e)
+            && rt.schedule.epoch(e).is_some_and(|w| w.windows.iter().any(|w| !w.is_fallback))
+        {
+            return e;
+        }
+        assert!(e < 10, "registration active within 10 epochs");
+    }
+}
+
+/// Force-pushes `epoch`'s lookahead (as computed) from `key` and mines it.
+pub async fn force_push(
+    devnet: &taiko_devnet::Devnet,
+    rt: &taiko_preconf_exex::runtime::PreconfRuntime,
+    key: &PrivateKeySigner,
+    epoch: u64,
+) {
+    let clock = devnet.manifest().clock;
+    let params = taiko_preconf_exex::lookahead::lookahead_params(
+        &clock,
+        &rt.lookahead.proposers(&clock, epoch).await.unwrap(),
+    );
+    let push = taiko_contracts::PreconfTaskManager::forcePushLookaheadCall {
+        epoch: U256::from(epoch),
+        entries: params.iter().map(taiko_preconf_exex::batch::to_param).collect(),
+    };
+    let tm = devnet.manifest().contracts.task_manager;
+    let hash = devnet.l1.send(key, tm, push, U256::ZERO).await.unwrap();
+    devnet.advance_slot().await.unwrap();
+    assert_eq!(devnet.l1.receipt(hash).await.unwrap().unwrap()["status"], "0x1");
+    rt.refresh(devnet.clock.now()).await.unwrap();
+}
+
+/// Proposes `batch` from `key` into the next L1 block (which must close `key`'s window, in
+/// `epoch`), posting the next epoch's lookahead; mines it and returns the receipt.
+pub async fn propose(
+    devnet: &taiko_devnet::Devnet,
+    rt: &taiko_preconf_exex::runtime::PreconfRuntime,
+    key: &PrivateKeySigner,
+    batch: &taiko_preconf_exex::batch::Batch,
+    epoch: u64,
+) -> serde_json::Value {
+    use taiko_preconf_exex::lookahead::{lookahead_params, owner_at};
+    let clock = devnet.manifest().clock;
+    let now = devnet.clock.now();
+    let inclusion = clock.slot_time(clock.slot_at(now) + 1);
+    let current = rt.schedule.epoch(epoch).unwrap().windows;
+    let next = lookahead_params(&clock, &rt.lookahead.proposers(&clock, epoch + 1).await.unwrap());
+    let (owner, index) = owner_at(inclusion, &current, &[]).expect("a window at the inclusion");
+    assert_eq!(owner, key.address());
+    let call = taiko_preconf_exex::batch::proposal_call(batch, index, &next);
+    let tm = devnet.manifest().contracts.task_manager;
+    let hash = devnet.l1.send(key, tm, call, U256::ZERO).await.unwrap();
+    devnet.advance_slot().await.unwrap();
+    assert_eq!(devnet.clock.now(), inclusion);
+    devnet.l1.receipt(hash).await.unwrap().expect("mined in the slot")
+}

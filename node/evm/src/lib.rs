@@ -31,7 +31,9 @@ mod txlist;
 
 pub use anchor::AnchorInput;
 pub use execute::{ExecutionOutcome, PhaseTimings};
-pub use txlist::{TxListBudget, check_tx_list_size, compress_tx_list};
+pub use txlist::{
+    TxListBudget, TxListError, check_tx_list_size, compress_tx_list, decompress_tx_list,
+};
 
 use alloy::{
     consensus::{

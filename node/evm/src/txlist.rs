@@ -72,6 +72,36 @@ pub fn compress_tx_list(txs: &[TxEnvelope]) -> Vec<u8> {
     compress_items(&items)
 }
 
+/// Why a proposed tx list cannot be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TxListError {
+    /// Not zlib, or it inflates past the limit.
+    #[error("tx list does not inflate within {0} bytes")]
+    Inflate(usize),
+    /// Not an RLP list of EIP-2718 transactions.
+    #[error("tx list is not an RLP list of transactions: {0}")]
+    Rlp(String),
+}
+
+/// The transactions of a proposed zlib(RLP(list)) tx list, inflating at most `max_inflated`
+/// bytes (a proposal is untrusted input: a small list must not expand without bound).
+pub fn decompress_tx_list(
+    bytes: &[u8],
+    max_inflated: usize,
+) -> Result<Vec<TxEnvelope>, TxListError> {
+    use alloy::rlp::Decodable;
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(bytes)
+        .take(max_inflated as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| TxListError::Inflate(max_inflated))?;
+    if out.len() > max_inflated {
+        return Err(TxListError::Inflate(max_inflated));
+    }
+    Vec::<TxEnvelope>::decode(&mut out.as_slice()).map_err(|e| TxListError::Rlp(e.to_string()))
+}
+
 impl TxListBudget {
     /// A budget of `max` compressed bytes.
     pub fn new(max: usize) -> Self {
