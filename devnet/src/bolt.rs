@@ -19,7 +19,7 @@ use std::{
 use alloy::{
     consensus::{Transaction, TxEnvelope, transaction::SignerRecoverable},
     eips::eip2718::Decodable2718,
-    primitives::{Address, B256, Bytes, Signature, U256, keccak256},
+    primitives::{Address, B256, Bytes, Signature, U256},
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use axum::{
@@ -85,15 +85,7 @@ impl BoltState {
     }
 }
 
-/// The digest a request and its commitment sign.
-pub fn request_digest(tx_hashes: &[B256], slot: u64) -> B256 {
-    let mut buf = Vec::with_capacity(tx_hashes.len() * 32 + 8);
-    for h in tx_hashes {
-        buf.extend_from_slice(h.as_slice());
-    }
-    buf.extend_from_slice(&slot.to_le_bytes());
-    keccak256(buf)
-}
+pub use taiko_l1::bolt::request_digest;
 
 /// A JSON-RPC error with Bolt's code.
 #[derive(Debug, thiserror::Error)]

@@ -6,15 +6,18 @@
 //! `PreconfTaskManager.proposeBatch` from the preconfer's account: with the lookahead index of
 //! the window, the next epoch's lookahead when it is not posted yet, and — when the current
 //! epoch was never posted — a `forcePushLookahead` first. Both transactions are sent back to back
-//! (consecutive nonces), so they land in the same L1 block. The service stops preconfirming
+//! (consecutive nonces), so they land in the same L1 block: as a Bolt inclusion request to the
+//! window proposer's sidecar when configured — committed to the top of its slot — and through
+//! the public mempool when Bolt refuses or cannot be reached. The service stops preconfirming
 //! `proposal_margin_ms` before the window's end so that block is still in the window.
 
+use alloy::sol_types::SolCall;
 use alloy::{
     primitives::{Address, B256, U256},
     signers::local::PrivateKeySigner,
 };
 use taiko_contracts::{PreconfTaskManager, inbox::TaikoInbox};
-use taiko_l1::{L1Client, L1Error};
+use taiko_l1::{L1Client, L1Error, bolt::BoltClient};
 
 use crate::{
     anchor::anchor_of,
@@ -66,7 +69,13 @@ pub struct Proposal {
     pub tx: B256,
     /// A `forcePushLookahead` sent before it, if the epoch was not posted.
     pub force_push: Option<B256>,
+    /// Whether the window's Bolt proposer committed to include it (else: the public mempool).
+    pub via_bolt: bool,
 }
+
+/// Gas limit of each proposal transaction (well above a batch of a few hundred blocks' use;
+/// two of them fit Bolt's per-slot commitment limit).
+const PROPOSAL_GAS: u64 = 3_000_000;
 
 /// Proposes turns to L1.
 #[derive(Clone, Debug)]
@@ -77,6 +86,8 @@ pub struct Proposer {
     pub key: PrivateKeySigner,
     /// `TaikoInbox`.
     pub inbox: Address,
+    /// The Bolt sidecar of our validators, when they run Bolt.
+    pub bolt: Option<BoltClient>,
 }
 
 impl Proposer {
@@ -120,6 +131,8 @@ impl Proposer {
         let clock = schedule.clock();
         let epoch = schedule.epoch_at(window_end);
         let tm = self.lookahead.task_manager;
+        let mut nonce = self.l1().nonce(me).await?;
+        let mut raws = Vec::new();
         let mut force_push = None;
         let current = match self.lookahead.posted(epoch).await? {
             posted if !posted.is_empty() => posted,
@@ -130,7 +143,17 @@ impl Proposer {
                     epoch: U256::from(epoch),
                     entries: params.iter().map(to_param).collect(),
                 };
-                force_push = Some(self.l1().send(&self.key, tm, call, U256::ZERO).await?);
+                let raw = self.l1().sign_tx(
+                    &self.key,
+                    nonce,
+                    tm,
+                    call.abi_encode(),
+                    U256::ZERO,
+                    PROPOSAL_GAS,
+                );
+                nonce += 1;
+                force_push = Some(alloy::primitives::keccak256(&raw));
+                raws.push(raw);
                 self.lookahead.compute(schedule, epoch).await?
             }
         };
@@ -151,8 +174,33 @@ impl Proposer {
             return Err(ProposeError::NoWindow(window_end));
         }
         let call = proposal_call(&batch, index, &next_params);
-        let tx = self.l1().send(&self.key, tm, call, U256::ZERO).await?;
-        tracing::info!(target: "preconf::proposer", first = batch.first, last = batch.last, bytes = batch.tx_list.len(), %tx, "batch proposed");
-        Ok(Some(Proposal { batch, tx, force_push }))
+        let raw =
+            self.l1().sign_tx(&self.key, nonce, tm, call.abi_encode(), U256::ZERO, PROPOSAL_GAS);
+        let tx = alloy::primitives::keccak256(&raw);
+        raws.push(raw);
+
+        // the window ends at its proposer's slot: ask that proposer's Bolt sidecar first
+        let slot = clock.slot_at(window_end);
+        let via_bolt = match &self.bolt {
+            Some(bolt) => match bolt.request_inclusion(slot, &raws, &self.key).await {
+                Ok(Ok(_)) => true,
+                Ok(Err(refusal)) => {
+                    tracing::warn!(target: "preconf::proposer", slot, %refusal, "Bolt refused; using the public mempool");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(target: "preconf::proposer", slot, %e, "Bolt unreachable; using the public mempool");
+                    false
+                }
+            },
+            None => false,
+        };
+        if !via_bolt {
+            for raw in raws {
+                self.l1().send_raw(raw).await?;
+            }
+        }
+        tracing::info!(target: "preconf::proposer", first = batch.first, last = batch.last, bytes = batch.tx_list.len(), %tx, via_bolt, "batch proposed");
+        Ok(Some(Proposal { batch, tx, force_push, via_bolt }))
     }
 }

@@ -66,6 +66,8 @@ pub struct PreconfConfig {
     pub proposer: Option<(alloy::signers::local::PrivateKeySigner, Address)>,
     /// Stop preconfirming this long before a window ends, so its batch lands in the window.
     pub proposal_margin_ms: u64,
+    /// Bolt sidecar of our validators: proposals go there first.
+    pub bolt_rpc: Option<String>,
 }
 
 /// Why the extension could not start.
@@ -205,6 +207,7 @@ impl PreconfRuntime {
             lookahead: lookahead.clone(),
             key,
             inbox,
+            bolt: config.bolt_rpc.as_deref().map(taiko_l1::bolt::BoltClient::new),
         });
         Ok(Self {
             service,

@@ -1,6 +1,7 @@
 //! Two preconfers propose their own turns to L1 as they go: each turn's last block is marked
 //! end-of-sequencing before the proposal margin, the batch is sent into the window's closing L1
-//! block (force-pushing the epoch's lookahead and posting the next one on the way), every
+//! block through the window proposer's Bolt sidecar, at the top of the block (force-pushing the
+//! epoch's lookahead and posting the next one on the way), every
 //! proposal is accepted, the inbox's chain is the preconfirmed chain, block for block, and
 //! every node marks the proposed blocks `safe`.
 
@@ -64,7 +65,8 @@ async fn preconfers_propose_their_turns_and_l1_agrees() {
 
     let users = devnet_accounts();
     let mut nonce = 0;
-    let mut proposals: BTreeMap<u64, (B256, u64)> = BTreeMap::new(); // last block → (tx, proposer idx)
+    // last block → (tx, proposer index, via Bolt)
+    let mut proposals: BTreeMap<u64, (B256, u64, bool)> = BTreeMap::new();
     let mut slot = clock.first_slot(first_epoch);
     while slot < clock.first_slot(first_epoch + 3) {
         if slot > clock.first_slot(first_epoch) {
@@ -96,7 +98,7 @@ async fn preconfers_propose_their_turns_and_l1_agrees() {
                         let (_, end) = rt.schedule.window_at(tick / 1000).unwrap();
                         let p = rt.propose_turn(end).await.unwrap().expect("something to propose");
                         assert_eq!(p.batch.last, number);
-                        proposals.insert(number, (p.tx, i as u64));
+                        proposals.insert(number, (p.tx, i as u64, p.via_bolt));
                     }
                 }
             }
@@ -110,9 +112,18 @@ async fn preconfers_propose_their_turns_and_l1_agrees() {
         proposals.values().any(|p| p.1 == 0) && proposals.values().any(|p| p.1 == 1),
         "both preconfers proposed"
     );
-    for (last, (tx, _)) in &proposals {
+    for (last, (tx, _, via_bolt)) in &proposals {
         let r = devnet.l1.receipt(*tx).await.unwrap().expect("mined");
         assert_eq!(r["status"], "0x1", "the batch ending at block {last} was accepted: {r}");
+        // every window ends at a registered validator's slot, and the devnet's run Bolt: the
+        // proposal is committed to the top of that slot's block (after a force push, if any)
+        assert!(via_bolt, "batch ending at {last} went through Bolt");
+        let index = u64::from_str_radix(
+            r["transactionIndex"].as_str().unwrap().trim_start_matches("0x"),
+            16,
+        )
+        .unwrap();
+        assert!(index <= 1, "top of the slot: index {index}");
     }
     let last = *proposals.keys().last().unwrap();
     let inbox = m.contracts.inbox;

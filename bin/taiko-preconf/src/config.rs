@@ -91,6 +91,11 @@ pub(crate) struct NodeArgs {
     #[arg(long = "preconf.proposal-margin-ms", env = "TAIKO_PRECONF_PROPOSAL_MARGIN_MS")]
     #[serde(rename = "preconf.proposal-margin-ms", skip_serializing_if = "Option::is_none")]
     pub(crate) proposal_margin_ms: Option<u64>,
+    /// The Bolt sidecar of our validators: proposals are sent there first, to the top of the
+    /// window's L1 block, and to the public mempool when Bolt refuses.
+    #[arg(long = "bolt.rpc", env = "TAIKO_PRECONF_BOLT_RPC")]
+    #[serde(rename = "bolt.rpc", skip_serializing_if = "Option::is_none")]
+    pub(crate) bolt_rpc: Option<String>,
     /// A devnet manifest (`taiko-preconf devnet --manifest`): takes the L1, beacon and contract
     /// settings from it.
     #[arg(long = "devnet.manifest", env = "TAIKO_PRECONF_DEVNET_MANIFEST")]

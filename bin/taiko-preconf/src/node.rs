@@ -112,6 +112,7 @@ fn preconf_config(
         },
         proposer,
         inbox: followed_inbox,
+        bolt_rpc: args.bolt_rpc.clone().or(manifest.as_ref().map(|m| m.bolt_rpc.clone())),
     }))
 }
 

@@ -44,6 +44,7 @@ fn help_documents_every_setting() {
         "--preconf.task-manager",
         "--preconf.inbox",
         "--preconf.proposal-margin-ms",
+        "--bolt.rpc",
         "--devnet.manifest",
         "--devnet.preconfer",
         "--preconf.keystore",

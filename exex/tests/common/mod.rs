@@ -235,6 +235,7 @@ pub async fn devnet_runtime(
                 key.map(|k| (PrivateKeySigner::from_bytes(&k).unwrap(), m.contracts.inbox))
             }),
             proposal_margin_ms: propose_margin_ms.unwrap_or(0),
+            bolt_rpc: Some(m.bolt_rpc.clone()),
         },
     )
     .await

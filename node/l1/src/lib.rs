@@ -6,6 +6,8 @@
 //! - [`beacon`]: a client of the standard beacon API subset the lookahead needs — genesis, the
 //!   slot/epoch spec, and proposer duties.
 //!
+//! - [`bolt`]: Bolt's `bolt_requestInclusion` (top-of-block inclusion in a Bolt validator's
+//!   slot);
 //! - [`keystore`]: EIP-2335 BLS keystores, the files validators keep their keys in;
 //! - [`registration`]: the idempotent steps that make an account a preconfer with validators.
 //!
@@ -15,6 +17,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod beacon;
+pub mod bolt;
 pub mod execution;
 pub mod keystore;
 pub mod registration;
