@@ -4,6 +4,7 @@
 //! - `node`: run the L2 execution node (store, engine, ExEx manager, JSON-RPC) with the
 //!   preconfirmation extension installed when an L1 is configured, until Ctrl-C;
 //! - `register`: stake, register as a preconfer, bond, map validators (only what is missing);
+//! - `spam`: transfers and ERC-20 calls at a fixed rate, with preconfirmation latency;
 //! - `genesis`: print the embedded devnet genesis JSON (a template for other chains);
 //! - `devnet`: bring up the embedded devnet (anvil L1, beacon and Bolt simulators, contracts,
 //!   registered preconfers) and run it until Ctrl-C;
@@ -16,6 +17,7 @@ mod bench_preconf;
 mod config;
 mod node;
 mod register;
+mod spam;
 
 use clap::{Parser, Subcommand};
 use eyre::{Result, WrapErr};
@@ -36,6 +38,8 @@ enum Command {
     Node(Box<config::NodeArgs>),
     /// Make an account a preconfer: stake, register, bond, map validator keys (idempotent).
     Register(register::RegisterArgs),
+    /// Send transfers and ERC-20 calls to a node at a fixed rate and report preconfirmation latency.
+    Spam(spam::SpamArgs),
     /// Print the devnet genesis JSON.
     Genesis,
     /// Run the devnet infrastructure (L1, beacon chain, Bolt) until Ctrl-C.
@@ -141,6 +145,10 @@ fn main() -> Result<()> {
             .enable_all()
             .build()?
             .block_on(run_devnet(args)),
+        Command::Spam(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(spam::run(args)),
         Command::Register(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
