@@ -66,12 +66,23 @@ pub struct BoltState {
     /// The sidecar's commitment key.
     pub signer: PrivateKeySigner,
     commitments: Mutex<BTreeMap<u64, Vec<Committed>>>,
+    accepted: std::sync::atomic::AtomicU64,
 }
 
 impl BoltState {
+    /// Transactions committed since start.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// A sidecar for `validators`, signing with `signer`.
     pub fn new(validators: HashSet<u64>, signer: PrivateKeySigner) -> Self {
-        Self { validators, signer, commitments: Mutex::new(BTreeMap::new()) }
+        Self {
+            validators,
+            signer,
+            commitments: Mutex::new(BTreeMap::new()),
+            accepted: Default::default(),
+        }
     }
 
     /// Takes the commitments of `slot` (the driver includes them).
@@ -294,6 +305,7 @@ async fn request_inclusion(
         }
         new.push(Committed { hash, raw: raw.clone(), sender, gas_limit: tx.gas_limit() });
     }
+    ctx.bolt.accepted.fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
     ctx.bolt.commitments.lock().entry(slot).or_default().extend(new);
     let commitment =
         ctx.bolt.signer.sign_hash_sync(&digest).map_err(|e| err(-32002, e.to_string()))?;

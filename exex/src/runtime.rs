@@ -64,7 +64,9 @@ pub struct PreconfConfig {
     pub inbox: Option<Address>,
     /// Propose our turns to L1 from this account through `inbox` (`None`: preconfirm only).
     pub proposer: Option<(alloy::signers::local::PrivateKeySigner, Address)>,
-    /// Stop preconfirming this long before a window ends, so its batch lands in the window.
+    /// Stop preconfirming this long before a window ends, so its batch lands in the window;
+    /// 0 when proposing means automatic: a third of a slot (Bolt's commitment deadline is two
+    /// thirds into the slot before the window's) plus one block interval.
     pub proposal_margin_ms: u64,
     /// Bolt sidecar of our validators: proposals go there first.
     pub bolt_rpc: Option<String>,
@@ -135,6 +137,16 @@ impl PreconfRuntime {
         let beacon = BeaconClient::new(&config.beacon_api);
         let slots = beacon.slot_clock().await?;
         config.ticks.validate(&slots)?;
+        let proposal_margin_ms = match (config.proposal_margin_ms, &config.proposer) {
+            (0, Some(_)) => {
+                let block_ms = match &config.ticks {
+                    TickSchedule::Uniform { block_time_ms } => *block_time_ms,
+                    TickSchedule::WithinSlot { .. } => 1_000,
+                };
+                slots.slot_secs * 1000 / 3 + block_ms
+            }
+            (m, _) => m,
+        };
         std::fs::create_dir_all(&config.datadir).map_err(|e| RuntimeError::Db(e.to_string()))?;
         let signer = match config.signer {
             Some(key) => {
@@ -164,7 +176,7 @@ impl PreconfRuntime {
             evidence: Some(evidence.clone()),
             skip_empty: config.skip_empty,
             handover_grace_ms: config.handover_grace_ms,
-            proposal_margin_ms: config.proposal_margin_ms,
+            proposal_margin_ms,
             ..ServiceParts::for_node(
                 node,
                 p2p.clone(),

@@ -87,7 +87,7 @@ pub(crate) struct NodeArgs {
     #[serde(rename = "preconf.inbox", skip_serializing_if = "Option::is_none")]
     pub(crate) inbox: Option<Address>,
     /// Stop preconfirming this long before a window ends, so the turn's batch still lands in
-    /// the window [default: 1000 when proposing].
+    /// the window [default: a third of a slot plus one block time, when proposing].
     #[arg(long = "preconf.proposal-margin-ms", env = "TAIKO_PRECONF_PROPOSAL_MARGIN_MS")]
     #[serde(rename = "preconf.proposal-margin-ms", skip_serializing_if = "Option::is_none")]
     pub(crate) proposal_margin_ms: Option<u64>,

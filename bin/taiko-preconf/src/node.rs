@@ -105,11 +105,7 @@ fn preconf_config(
         skip_empty: args.skip_empty.unwrap_or(false),
         handover_grace_ms: args.handover_grace_ms.unwrap_or(block_ms / 2),
         metrics_addr: args.metrics_addr,
-        proposal_margin_ms: if proposer.is_some() {
-            args.proposal_margin_ms.unwrap_or(1_000)
-        } else {
-            0
-        },
+        proposal_margin_ms: args.proposal_margin_ms.unwrap_or(0),
         proposer,
         inbox: followed_inbox,
         bolt_rpc: args.bolt_rpc.clone().or(manifest.as_ref().map(|m| m.bolt_rpc.clone())),

@@ -26,23 +26,38 @@ use serde_json::Value;
 use taiko_evm::testing::TxFactory;
 
 /// Options of `taiko-preconf spam`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct SpamArgs {
     /// The node's JSON-RPC URL.
     #[arg(long, default_value = "http://127.0.0.1:8545")]
-    rpc: String,
+    pub(crate) rpc: String,
     /// Transactions per second.
     #[arg(long, default_value_t = 50)]
-    rate: u64,
+    pub(crate) rate: u64,
     /// Seconds to send for (0: until Ctrl-C).
     #[arg(long, default_value_t = 30)]
-    secs: u64,
+    pub(crate) secs: u64,
     /// Share of ERC-20 `transfer` calls, percent (the rest are ETH transfers).
     #[arg(long, default_value_t = 20)]
-    calls_percent: u64,
+    pub(crate) calls_percent: u64,
     /// Devnet accounts to send from (1–20).
     #[arg(long, default_value_t = 10)]
-    accounts: usize,
+    pub(crate) accounts: usize,
+}
+
+/// Live figures of a running spammer.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SpamStats {
+    /// Sent.
+    pub(crate) sent: usize,
+    /// Included in `latest`.
+    pub(crate) included: usize,
+    /// Latency p50, ms.
+    pub(crate) p50: f64,
+    /// Latency p99, ms.
+    pub(crate) p99: f64,
+    /// Sent per second over the last second.
+    pub(crate) rate: f64,
 }
 
 fn hex_u64(v: &Value) -> u64 {
@@ -105,6 +120,13 @@ fn watch(c: HttpClient, seen: Arc<Mutex<HashMap<B256, Instant>>>) -> tokio::task
 }
 
 pub(crate) async fn run(args: SpamArgs) -> Result<()> {
+    run_with(args, None).await
+}
+
+/// Runs the spammer; with `stats`, it publishes its figures there every second instead of
+/// printing them.
+pub(crate) async fn run_with(args: SpamArgs, stats: Option<Arc<Mutex<SpamStats>>>) -> Result<()> {
+    let quiet = stats.is_some();
     if args.rate == 0 {
         bail!("--rate must be at least 1");
     }
@@ -142,7 +164,9 @@ pub(crate) async fn run(args: SpamArgs) -> Result<()> {
         if let Some(h) = last {
             wait_included(&c, h).await?;
         }
-        println!("ERC-20 {token} deployed and funded");
+        if !quiet {
+            println!("ERC-20 {token} deployed and funded");
+        }
         Some(token)
     } else {
         None
@@ -202,14 +226,26 @@ pub(crate) async fn run(args: SpamArgs) -> Result<()> {
         i += 1;
         if Instant::now() >= next_report {
             let (included, p50, p99) = report(&sent, &seen.lock());
-            println!(
-                "{:>4.0} s  sent {:>6}  included {:>6}  latency p50 {:>7.1} ms  p99 {:>7.1} ms",
-                start.elapsed().as_secs_f64(),
-                sent.len(),
-                included,
-                p50,
-                p99
-            );
+            match &stats {
+                Some(s) => {
+                    let before = s.lock().sent;
+                    *s.lock() = SpamStats {
+                        sent: sent.len(),
+                        included,
+                        p50,
+                        p99,
+                        rate: (sent.len() - before) as f64,
+                    };
+                }
+                None => println!(
+                    "{:>4.0} s  sent {:>6}  included {:>6}  latency p50 {:>7.1} ms  p99 {:>7.1} ms",
+                    start.elapsed().as_secs_f64(),
+                    sent.len(),
+                    included,
+                    p50,
+                    p99
+                ),
+            }
             next_report += Duration::from_secs(1);
         }
     }

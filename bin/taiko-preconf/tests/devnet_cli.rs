@@ -1,5 +1,7 @@
-//! `taiko-preconf devnet` starts, prints its endpoints, and on Ctrl-C (SIGINT) exits cleanly
-//! leaving no process behind.
+//! `taiko-preconf devnet` — the one-command devnet — starts, prints its endpoints and the L2
+//! nodes' RPC URLs, preconfirms the spammer's transactions on all three nodes with the same
+//! heights, lands batches on L1 (through Bolt) so blocks become safe, shows it all on its status
+//! line, and on Ctrl-C (SIGINT) exits cleanly leaving no process behind.
 
 use std::{
     io::{BufRead, BufReader},
@@ -23,14 +25,27 @@ fn processes_with(needle: &str) -> Vec<u32> {
     out
 }
 
+fn free_port() -> u16 {
+    // three consecutive free ports
+    loop {
+        let p = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if p < 65_000 && (1..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok()) {
+            return p;
+        }
+    }
+}
+
 #[test]
-fn devnet_command_starts_prints_endpoints_and_stops_on_ctrl_c() {
+fn devnet_command_runs_nodes_and_spammer_and_stops_on_ctrl_c() {
     let dir = std::env::temp_dir().join(format!("taiko-devnet-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let manifest = dir.join("manifest.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_taiko-preconf"))
-        .args(["devnet", "--slot-secs", "1", "--slots-per-epoch", "4", "--manifest"])
+        .args(["devnet", "--slot-secs", "2", "--slots-per-epoch", "4", "--block-time-ms", "500"])
+        .args(["--spam-rate", "10", "--rpc-port", &free_port().to_string(), "--manifest"])
         .arg(&manifest)
+        .arg("--datadir")
+        .arg(dir.join("nodes"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -57,6 +72,39 @@ fn devnet_command_starts_prints_endpoints_and_stops_on_ctrl_c() {
             break;
         }
     }
+    // the status line: identical heads on A, B and C, safe blocks, L1 batches, Bolt, the spammer
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut rpcs = 0;
+    let status = loop {
+        let line = rx.recv_timeout(deadline - Instant::now()).expect("status lines");
+        rpcs += line.starts_with("L2 node ") as usize;
+        if !line.starts_with("slot ") {
+            continue;
+        }
+        let heads: Vec<(u64, u64)> = line
+            .split(" | ")
+            .nth(2)
+            .unwrap()
+            .split_whitespace()
+            .filter(|w| w.contains('/'))
+            .map(|w| {
+                let mut p = w.split('/').map(|n| n.parse::<u64>().unwrap());
+                (p.next().unwrap(), p.next().unwrap())
+            })
+            .collect();
+        let bolt: u64 = line.rsplit("Bolt ").next().unwrap().trim().parse().unwrap();
+        let included: u64 = line
+            .split("tx/s, ")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if heads.len() == 3 && heads.iter().all(|h| h.1 > 0) && bolt > 0 && included > 0 {
+            break line;
+        }
+    };
+    assert_eq!(rpcs, 3, "three L2 RPC URLs printed");
+    assert!(status.contains("L1 batches"), "{status}");
     let l1 = l1.expect("an L1 endpoint");
     let port = l1.rsplit(':').next().unwrap().to_string();
     assert!(manifest.exists(), "manifest written");
