@@ -66,7 +66,8 @@ pub struct PreconfConfig {
     pub proposer: Option<(alloy::signers::local::PrivateKeySigner, Address)>,
     /// Stop preconfirming this long before a window ends, so its batch lands in the window;
     /// 0 when proposing means automatic: a third of a slot (Bolt's commitment deadline is two
-    /// thirds into the slot before the window's) plus one block interval.
+    /// thirds into the slot before the window's) plus one block interval, at most the slot
+    /// less one second (block timestamps are whole seconds: a one-slot window must keep one).
     pub proposal_margin_ms: u64,
     /// Bolt sidecar of our validators: proposals go there first.
     pub bolt_rpc: Option<String>,
@@ -143,7 +144,9 @@ impl PreconfRuntime {
                     TickSchedule::Uniform { block_time_ms } => *block_time_ms,
                     TickSchedule::WithinSlot { .. } => 1_000,
                 };
-                slots.slot_secs * 1000 / 3 + block_ms
+                // but never so much that a one-slot window has no second left to build in
+                (slots.slot_secs * 1000 / 3 + block_ms)
+                    .min((slots.slot_secs * 1000).saturating_sub(1000))
             }
             (m, _) => m,
         };

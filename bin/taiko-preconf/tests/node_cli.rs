@@ -173,7 +173,7 @@ async fn two_preconfer_processes_preconfirm_on_the_devnet() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("manifest.json");
     let devnet = Devnet::start(DevnetConfig {
-        slot_secs: 2,
+        slot_secs: 3,
         slots_per_epoch: 4,
         validators: 4,
         preconfers: 2,
@@ -220,7 +220,7 @@ async fn two_preconfer_processes_preconfirm_on_the_devnet() {
             }
         }
     };
-    // registrations activate after two epochs (16 s here); then a window owner preconfirms it
+    // registrations activate after two epochs (24 s here); then a window owner preconfirms it
     let deadline = Instant::now() + Duration::from_secs(90);
     let receipt = loop {
         let r: Option<serde_json::Value> =
