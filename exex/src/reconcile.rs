@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use taiko_contracts::inbox::TaikoInbox;
 use taiko_engine::ForkchoiceState;
-use taiko_l1::{L1Client, L1Error};
+use taiko_l1::{L1Client, L1Error, execution::hex_u64};
 
 use std::sync::Arc;
 
@@ -92,10 +92,6 @@ pub enum AdoptError {
     /// A derived block's anchor is not an L1 block we can read.
     #[error("anchor block {0} unknown")]
     Anchor(u64),
-}
-
-fn hex_u64(v: &Value) -> u64 {
-    v.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
 }
 
 impl Reconciler {

@@ -177,16 +177,15 @@ impl PreconfService {
         if head == 0 {
             return true;
         }
-        let chain = self.chain.lock();
-        let Some(a) = chain.get(&head) else { return false };
-        a.end_of_sequencing
-            || PreconfMessage::decode(&a.wire).ok().and_then(|m| {
-                crate::signer::recover_commitment_signer(
-                    &m.commitment,
-                    &self.parts.domain,
-                    &m.signature,
-                )
-            }) == Some(us)
+        let Some(eos) = self.chain.lock().get(&head).map(|a| a.end_of_sequencing) else {
+            return false;
+        };
+        eos || self.signer_of(head) == Some(us)
+    }
+
+    /// The signer of a message, under our commitment domain.
+    fn recover(&self, m: &PreconfMessage) -> Option<Address> {
+        crate::signer::recover_commitment_signer(&m.commitment, &self.parts.domain, &m.signature)
     }
 
     fn remember(&self, msg: &PreconfMessage, wire_bytes: Vec<u8>) {
@@ -219,15 +218,7 @@ impl PreconfService {
         if first.hash == c.blockHash {
             return;
         }
-        let Ok(kept) = PreconfMessage::decode(&first.wire) else { return };
-        let recover = |m: &PreconfMessage| {
-            crate::signer::recover_commitment_signer(
-                &m.commitment,
-                &self.parts.domain,
-                &m.signature,
-            )
-        };
-        let (Some(a), Some(b)) = (recover(&kept), recover(msg)) else { return };
+        let (Some(a), Some(b)) = (self.signer_of(c.blockNumber), self.recover(msg)) else { return };
         if a != b {
             return;
         }
@@ -265,15 +256,14 @@ impl PreconfService {
             return Ok(TickOutcome::NotOurTurn);
         }
         let started = *self.turn_started_ms.lock().get_or_insert(now_ms);
-        let head_number = self.parts.store.latest_header().expect("the head is readable").number;
-        if !self.head_hands_over(head_number, owner)
+        let parent = self.parts.store.latest_header().expect("the head is readable");
+        if !self.head_hands_over(parent.number, owner)
             && now_ms < started + self.parts.handover_grace_ms
         {
             return Ok(TickOutcome::AwaitingHandover);
         }
         let end_of_sequencing = (margin > 0 && next_tick_ms > deadline_ms)
             || self.parts.schedule.window_at(next_tick_ms / 1000).map(|(o, _)| o) != Some(owner);
-        let parent = self.parts.store.latest_header().expect("the head is readable");
         let head = parent.number;
         let started_at = std::time::Instant::now();
         let msg = match resume(signer, self.parts.l2_chain_id, head + 1).await? {
@@ -519,8 +509,7 @@ impl PreconfService {
     /// Who signed adopted block `number`.
     pub fn signer_of(&self, number: u64) -> Option<Address> {
         let wire = self.chain.lock().get(&number)?.wire.clone();
-        let m = PreconfMessage::decode(&wire).ok()?;
-        crate::signer::recover_commitment_signer(&m.commitment, &self.parts.domain, &m.signature)
+        self.recover(&PreconfMessage::decode(&wire).ok()?)
     }
 
     /// The signed message adopted at `number` (wire bytes), if this process adopted one.

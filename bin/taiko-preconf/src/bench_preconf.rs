@@ -20,16 +20,15 @@ use std::{
 };
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
     eips::eip2718::Encodable2718,
-    primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
-    signers::{SignerSync, local::PrivateKeySigner},
+    primitives::{Address, B256, Bytes, keccak256},
+    signers::local::PrivateKeySigner,
 };
 use eyre::{Result, WrapErr};
 use parking_lot::Mutex;
 use taiko_beacon::clock::SlotClock;
 use taiko_chainspec::ChainSpec;
-use taiko_evm::AnchorInput;
+use taiko_evm::{AnchorInput, testing::TxFactory};
 use taiko_node::{NodeConfig, RunningNode};
 use taiko_preconf_exex::{
     anchor::FixedAnchor,
@@ -162,23 +161,8 @@ fn watch_inclusions(node: &RunningNode) -> Arc<Mutex<HashMap<B256, f64>>> {
     out
 }
 
-fn transfer(chain_id: u64, from: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
-    let tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(Address::repeat_byte(0x42)),
-        value: U256::from(1),
-        input: Default::default(),
-        access_list: Default::default(),
-    };
-    let sig = from.sign_hash_sync(&tx.signature_hash()).expect("local signing");
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
-}
-
-fn pct(sorted: &[f64], p: usize) -> f64 {
+/// The `p`-th percentile of sorted samples (NaN when empty).
+pub(crate) fn pct(sorted: &[f64], p: usize) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -223,10 +207,14 @@ async fn run_one(
     let seen_c = watch_inclusions(&c.node);
 
     let total = (rate * secs) as usize;
+    // sender i mod n, nonce i div n: the factory counts each sender's nonces
+    let mut f = TxFactory::new(spec.chain_id, senders.to_vec());
+    f.max_fee_per_gas = 10_000_000_000;
+    f.max_priority_fee_per_gas = 1_000_000_000;
     let txs: Vec<(B256, Vec<u8>)> = (0..total)
         .map(|i| {
-            let raw =
-                transfer(spec.chain_id, &senders[i % senders.len()], (i / senders.len()) as u64);
+            let raw = f.transfer(i % senders.len(), Address::repeat_byte(0x42), 1);
+            let raw = raw.inner().encoded_2718();
             (keccak256(&raw), raw)
         })
         .collect();

@@ -24,6 +24,9 @@ use jsonrpsee::{
 use parking_lot::Mutex;
 use serde_json::Value;
 use taiko_evm::testing::TxFactory;
+use taiko_l1::execution::hex_u64;
+
+use crate::bench_preconf::pct;
 
 /// Options of `taiko-preconf spam`.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,17 +61,6 @@ pub(crate) struct SpamStats {
     pub(crate) p99: f64,
     /// Sent per second over the last second.
     pub(crate) rate: f64,
-}
-
-fn hex_u64(v: &Value) -> u64 {
-    v.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
-}
-
-fn pct(sorted: &[f64], p: usize) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
 async fn wait_included(c: &HttpClient, hash: B256) -> Result<()> {

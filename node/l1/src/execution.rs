@@ -43,7 +43,8 @@ fn rpc_err(method: &'static str) -> impl FnOnce(jsonrpsee::core::ClientError) ->
     move |e| L1Error::Rpc { method, message: e.to_string() }
 }
 
-fn hex_u64(v: &Value) -> u64 {
+/// A JSON-RPC quantity (`"0x1a"`) as a number; 0 when absent or malformed.
+pub fn hex_u64(v: &Value) -> u64 {
     v.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
 }
 
