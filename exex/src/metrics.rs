@@ -13,6 +13,10 @@
 //! | `preconf_l2_head` | gauge | number of `latest` |
 //! | `preconf_l1_errors_total` | counter | failed L1 / beacon reads |
 //! | `preconf_l1_mismatches_total` | counter | L1 batches that differ from the preconfirmed chain |
+//! | `preconf_proposals_total` | counter | turns proposed and confirmed on L1 |
+//! | `preconf_proposal_retries_total` | counter | proposal attempts that failed on the L1 and were retried |
+//! | `preconf_proposal_failures_total` | counter | turns that could not be proposed in their window |
+//! | `preconf_halted` | gauge | 1 while preconfirming is halted (the proposer account cannot pay) |
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -59,6 +63,14 @@ pub struct Metrics {
     pub l1_errors: Counter,
     /// L1 batches that differ from the preconfirmed chain.
     pub l1_mismatches: Counter,
+    /// Turns proposed and confirmed.
+    pub proposals: Counter,
+    /// Proposal attempts retried after an L1 failure.
+    pub proposal_retries: Counter,
+    /// Turns not proposed in their window.
+    pub proposal_failures: Counter,
+    /// 1 while halted.
+    pub halted: Gauge,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -82,6 +94,10 @@ impl Default for Metrics {
             l2_head: Gauge::default(),
             l1_errors: Counter::default(),
             l1_mismatches: Counter::default(),
+            proposals: Counter::default(),
+            proposal_retries: Counter::default(),
+            proposal_failures: Counter::default(),
+            halted: Gauge::default(),
         };
         r.register(
             "blocks_preconfirmed",
@@ -107,6 +123,18 @@ impl Default for Metrics {
             "L1 batches that differ from the preconfirmed chain",
             m.l1_mismatches.clone(),
         );
+        r.register("proposals", "Turns proposed and confirmed on L1", m.proposals.clone());
+        r.register(
+            "proposal_retries",
+            "Proposal attempts that failed on the L1 and were retried",
+            m.proposal_retries.clone(),
+        );
+        r.register(
+            "proposal_failures",
+            "Turns that could not be proposed in their window",
+            m.proposal_failures.clone(),
+        );
+        r.register("halted", "1 while preconfirming is halted", m.halted.clone());
         *m.registry.lock() = r;
         m
     }

@@ -10,17 +10,30 @@
 //! window proposer's sidecar when configured — committed to the top of its slot — and through
 //! the public mempool when Bolt refuses or cannot be reached. The service stops preconfirming
 //! `proposal_margin_ms` before the window's end so that block is still in the window.
+//!
+//! The transactions come from the account's [`TxManager`] (nonces from the mined count, fees
+//! priced up to the window's slot, a funds check first). [`Proposer::propose_in_window`] is the
+//! duty as the node runs it: propose, then [`TxManager::confirm`] (fee bumps for a stuck
+//! proposal, re-broadcast after an L1 reorg) — and when the L1 cannot be reached, try again
+//! every half second until the window has closed, so a short L1 outage delays a proposal
+//! instead of losing it. [`Proposer::can_pay`] tells whether the account can pay for a turn's
+//! proposal at today's fees; the node halts preconfirming when it cannot, because a block it
+//! signs and cannot propose is a slashable missed proposal.
 
+use std::{sync::Arc, time::Duration};
+
+use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolCall;
-use alloy::{
-    primitives::{Address, B256, U256},
-    signers::local::PrivateKeySigner,
-};
 use taiko_contracts::{PreconfTaskManager, inbox::TaikoInbox};
-use taiko_l1::{L1Client, L1Error, bolt::BoltClient};
+use taiko_l1::{
+    L1Client, L1Error,
+    bolt::BoltClient,
+    txmgr::{Mined, SignedTx, TxError, TxManager, TxRequest},
+};
 
 use crate::{
     anchor::anchor_of,
+    clock::Clock,
     batch::{Batch, BatchError, build_batch, proposal_call, to_param},
     lookahead::{lookahead_params, owner_at},
     schedule::{L1Lookahead, LookaheadSchedule},
@@ -33,6 +46,9 @@ pub enum ProposeError {
     /// The L1 failed.
     #[error(transparent)]
     L1(#[from] L1Error),
+    /// A transaction could not be sent or did not land.
+    #[error(transparent)]
+    Tx(#[from] TxError),
     /// The blocks do not form a batch.
     #[error(transparent)]
     Batch(#[from] BatchError),
@@ -71,6 +87,15 @@ pub struct Proposal {
     pub force_push: Option<B256>,
     /// Whether the window's Bolt proposer committed to include it (else: the public mempool).
     pub via_bolt: bool,
+    /// The signed transactions (the force push first, if any).
+    pub signed: Vec<SignedTx>,
+}
+
+impl ProposeError {
+    /// Whether trying again later may succeed (the L1 could not be reached).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::L1(_) | Self::Tx(TxError::L1(_)))
+    }
 }
 
 /// Gas limit of each proposal transaction (well above a batch of a few hundred blocks' use;
@@ -80,19 +105,88 @@ const PROPOSAL_GAS: u64 = 3_000_000;
 /// Proposes turns to L1.
 #[derive(Clone, Debug)]
 pub struct Proposer {
-    /// The lookahead source (its L1 client sends the transactions).
+    /// The lookahead source.
     pub lookahead: L1Lookahead,
     /// The preconfer's L1 account.
-    pub key: PrivateKeySigner,
+    pub txs: Arc<TxManager>,
     /// `TaikoInbox`.
     pub inbox: Address,
     /// The Bolt sidecar of our validators, when they run Bolt.
     pub bolt: Option<BoltClient>,
+    /// One proposal at a time (they share the account's nonces).
+    pub busy: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Proposer {
+    /// A proposer sending from `txs`'s account.
+    pub fn new(
+        lookahead: L1Lookahead,
+        txs: Arc<TxManager>,
+        inbox: Address,
+        bolt: Option<BoltClient>,
+    ) -> Self {
+        Self { lookahead, txs, inbox, bolt, busy: Default::default() }
+    }
+
     fn l1(&self) -> &L1Client {
         &self.lookahead.l1
+    }
+
+    /// The most a turn's proposal can cost (a force push and a `proposeBatch`, at today's
+    /// fees), and whether the account holds it.
+    pub async fn can_pay(&self) -> Result<(bool, U256, U256), L1Error> {
+        let req = TxRequest {
+            to: self.lookahead.task_manager,
+            input: Default::default(),
+            value: U256::ZERO,
+            gas_limit: PROPOSAL_GAS,
+        };
+        let needed = self.txs.max_cost(&[req.clone(), req], FEE_BLOCKS_AHEAD).await?;
+        let balance = self.l1().balance(self.txs.address()).await?;
+        Ok((balance >= needed, balance, needed))
+    }
+
+    /// The duty: proposes the turn ending at `window_end` and waits for it to be confirmed on
+    /// L1, trying again every half second while the L1 cannot be reached, until the window is
+    /// over by `clock`. `None` when there was nothing to propose.
+    pub async fn propose_in_window(
+        &self,
+        service: &PreconfService,
+        schedule: &LookaheadSchedule,
+        window_end: u64,
+        clock: &dyn Clock,
+    ) -> Result<Option<(Proposal, Vec<Mined>)>, ProposeError> {
+        let _one_at_a_time = self.busy.lock().await;
+        let over = || clock.now_ms() / 1000 > window_end;
+        let metrics = service.metrics();
+        loop {
+            let attempt = async {
+                match self.propose_turn(service, schedule, window_end).await? {
+                    None => Ok::<_, ProposeError>(None),
+                    Some(p) => {
+                        let mined = self.txs.confirm(p.signed.clone(), &over).await?;
+                        Ok(Some((p, mined)))
+                    }
+                }
+            };
+            match attempt.await {
+                Ok(done) => {
+                    if done.is_some() {
+                        metrics.proposals.inc();
+                    }
+                    return Ok(done);
+                }
+                Err(e) if e.is_transient() && !over() => {
+                    metrics.proposal_retries.inc();
+                    tracing::warn!(target: "preconf::proposer", %e, window_end, "proposal failed on the L1; trying again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    metrics.proposal_failures.inc();
+                    return Err(e);
+                }
+            }
+        }
     }
 
     /// Proposes our unproposed blocks so they land in the window ending at `window_end`;
@@ -103,7 +197,7 @@ impl Proposer {
         schedule: &LookaheadSchedule,
         window_end: u64,
     ) -> Result<Option<Proposal>, ProposeError> {
-        let me = self.key.address();
+        let me = self.txs.address();
         let store = service.store();
         let next = self.l1().call(self.inbox, TaikoInbox::nextBlockIdCall {}).await?;
         let head = store.latest_header().map_err(|_| ProposeError::MissingBlock(0))?.number;
@@ -131,9 +225,8 @@ impl Proposer {
         let clock = schedule.clock();
         let epoch = schedule.epoch_at(window_end);
         let tm = self.lookahead.task_manager;
-        let mut nonce = self.l1().nonce(me).await?;
-        let mut raws = Vec::new();
-        let mut force_push = None;
+        let mut requests = Vec::new();
+        let mut force_pushed = false;
         let current = match self.lookahead.posted(epoch).await? {
             posted if !posted.is_empty() => posted,
             _ => {
@@ -143,17 +236,8 @@ impl Proposer {
                     epoch: U256::from(epoch),
                     entries: params.iter().map(to_param).collect(),
                 };
-                let raw = self.l1().sign_tx(
-                    &self.key,
-                    nonce,
-                    tm,
-                    call.abi_encode(),
-                    U256::ZERO,
-                    PROPOSAL_GAS,
-                );
-                nonce += 1;
-                force_push = Some(alloy::primitives::keccak256(&raw));
-                raws.push(raw);
+                requests.push(request(tm, call.abi_encode()));
+                force_pushed = true;
                 self.lookahead.compute(schedule, epoch).await?
             }
         };
@@ -173,16 +257,18 @@ impl Proposer {
         if owner != me {
             return Err(ProposeError::NoWindow(window_end));
         }
-        let call = proposal_call(&batch, index, &next_params);
-        let raw =
-            self.l1().sign_tx(&self.key, nonce, tm, call.abi_encode(), U256::ZERO, PROPOSAL_GAS);
-        let tx = alloy::primitives::keccak256(&raw);
-        raws.push(raw);
+        requests.push(request(tm, proposal_call(&batch, index, &next_params).abi_encode()));
 
         // the window ends at its proposer's slot: ask that proposer's Bolt sidecar first
         let slot = clock.slot_at(window_end);
+        let now_slot = self.l1().latest().await.map(|b| clock.slot_at(b.timestamp)).unwrap_or(slot);
+        let ahead = u32::try_from(slot.saturating_sub(now_slot)).unwrap_or(u32::MAX);
+        let signed = self.txs.sign(&requests, ahead.saturating_add(FEE_BLOCKS_AHEAD)).await?;
+        let raws: Vec<Vec<u8>> = signed.iter().map(|t| t.raw.clone()).collect();
+        let tx = signed.last().expect("the proposal").hash;
+        let force_push = force_pushed.then(|| signed[0].hash);
         let via_bolt = match &self.bolt {
-            Some(bolt) => match bolt.request_inclusion(slot, &raws, &self.key).await {
+            Some(bolt) => match bolt.request_inclusion(slot, &raws, self.txs.key()).await {
                 Ok(Ok(_)) => true,
                 Ok(Err(refusal)) => {
                     tracing::warn!(target: "preconf::proposer", slot, %refusal, "Bolt refused; using the public mempool");
@@ -196,11 +282,16 @@ impl Proposer {
             None => false,
         };
         if !via_bolt {
-            for raw in raws {
-                self.l1().send_raw(raw).await?;
-            }
+            self.txs.broadcast(&signed).await?;
         }
         tracing::info!(target: "preconf::proposer", first = batch.first, last = batch.last, bytes = batch.tx_list.len(), %tx, via_bolt, "batch proposed");
-        Ok(Some(Proposal { batch, tx, force_push, via_bolt }))
+        Ok(Some(Proposal { batch, tx, force_push, via_bolt, signed }))
     }
+}
+
+/// Blocks of base-fee growth a proposal's fee cap covers beyond its target slot.
+const FEE_BLOCKS_AHEAD: u32 = 2;
+
+fn request(to: Address, input: Vec<u8>) -> TxRequest {
+    TxRequest { to, input: input.into(), value: U256::ZERO, gas_limit: PROPOSAL_GAS }
 }

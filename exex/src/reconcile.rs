@@ -8,8 +8,11 @@
 //! imported up to yet stops the scan until the next poll. A batch with a different digest means
 //! L1 disagrees with the preconfirmed chain, and L1 wins: the node keeps every signed commitment
 //! the batch broke as evidence, derives the batch's blocks from its calldata ([`crate::derive`]),
-//! reverts to the batch's parent and builds them — then they are `safe`. (Blob batches are not
-//! derived yet.)
+//! reverts to the batch's parent and builds them — then they are `safe`. A batch beyond the
+//! node's head — a node syncing from scratch, or one that missed the gossip — is derived from L1
+//! and built on top of the head ([`Reconciler::extend_from_l1`]), so a node with no peer at all
+//! reaches the inbox's head from L1 alone, and gossip takes it on from there. (Blob batches are
+//! not derived yet.)
 
 use alloy::primitives::{Address, B256, Bytes};
 use parking_lot::Mutex;
@@ -55,6 +58,8 @@ pub struct ReconcileReport {
     pub mismatches: Vec<Mismatch>,
     /// Batches whose blocks replaced ours.
     pub reorged: usize,
+    /// Batches beyond our head, derived from L1 and built on top of it.
+    pub derived: usize,
 }
 
 #[derive(Debug, Default)]
@@ -155,6 +160,57 @@ impl Reconciler {
             .await
             .map_err(|e| AdoptError::Engine(e.to_string()))?;
         service.forget_from(first);
+        self.build_derived(service, derived).await?;
+        tracing::warn!(target: "preconf::reconcile", batch = info.batchId, first, last = info.lastBlockId, "reorged to L1's blocks");
+        Ok(())
+    }
+
+    /// Builds the blocks of a batch that lie beyond our head on top of it (the blocks of the
+    /// batch we already have must be the batch's; otherwise L1 wins, as in
+    /// [`Self::adopt_l1_batch`]).
+    pub async fn extend_from_l1(
+        &self,
+        service: &PreconfService,
+        info: &BatchInfo,
+        tx_list: &[u8],
+    ) -> Result<(), AdoptError> {
+        let head = service.latest().0;
+        let first = info.firstBlockId;
+        if head + 1 < first {
+            return Err(AdoptError::Parent(first - 1));
+        }
+        let derived = derive_blocks(info, tx_list)?;
+        let mut digest = info.parentDigest;
+        for b in derived.iter().take_while(|b| b.number <= head) {
+            digest = wire::block_digest(
+                digest,
+                b.number,
+                tx_list_hash_of(&b.transactions),
+                b.timestamp,
+                b.anchor_block_id,
+                b.coinbase,
+            );
+        }
+        let have_up_to = head.max(first - 1);
+        if service.digest(have_up_to) != Some(digest) {
+            return self.adopt_l1_batch(service, info, tx_list).await;
+        }
+        let fresh: Vec<_> = derived.into_iter().filter(|b| b.number > head).collect();
+        let count = fresh.len();
+        self.build_derived(service, fresh).await?;
+        tracing::info!(target: "preconf::reconcile", batch = info.batchId, blocks = count, last = info.lastBlockId, "derived from L1");
+        Ok(())
+    }
+
+    /// Builds `derived` in order on top of the head, each becoming `latest`.
+    async fn build_derived(
+        &self,
+        service: &PreconfService,
+        derived: Vec<crate::derive::DerivedBlock>,
+    ) -> Result<(), AdoptError> {
+        let engine = service.engine();
+        let store = service.store();
+        let fcu = |head: B256| ForkchoiceState { head, ..Default::default() };
         let limits = taiko_evm::BuildLimits::from_spec(store.chain_spec());
         for b in derived {
             let l1_block = self
@@ -193,7 +249,6 @@ impl Reconciler {
                 .await
                 .map_err(|e| AdoptError::Engine(e.to_string()))?;
         }
-        tracing::warn!(target: "preconf::reconcile", batch = info.batchId, first, last = info.lastBlockId, "reorged to L1's blocks");
         Ok(())
     }
 
@@ -234,9 +289,19 @@ impl Reconciler {
                     matched.push((l1_block, info.lastBlockId));
                 }
                 None => {
-                    // not imported that far yet: look again next time
-                    next_from = l1_block;
-                    break;
+                    // beyond our head: L1 is the source (a syncing node, or missed gossip)
+                    match self.extend_from_l1(service, &info, &ev.txList).await {
+                        Ok(()) if service.digest(info.lastBlockId) == Some(info.digest) => {
+                            report.derived += 1;
+                            safe = Some(info.lastBlockId);
+                            matched.push((l1_block, info.lastBlockId));
+                        }
+                        outcome => {
+                            tracing::warn!(target: "preconf::reconcile", batch = info.batchId, ?outcome, "could not derive the batch from L1; trying again next poll");
+                            next_from = l1_block;
+                            break;
+                        }
+                    }
                 }
                 Some(d) => {
                     tracing::error!(target: "preconf::reconcile", batch = info.batchId, last = info.lastBlockId, l1 = %info.digest, ours = %d, "L1 batch differs from the preconfirmed chain");

@@ -13,7 +13,10 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use alloy::primitives::Address;
 use taiko_beacon::clock::SlotClock;
 use taiko_contracts::wire;
-use taiko_l1::{BeaconClient, L1Client, L1Error};
+use taiko_l1::{
+    BeaconClient, L1Client, L1Error,
+    txmgr::{TxConfig, TxManager},
+};
 use taiko_node::RunningNode;
 use tokio::task::JoinHandle;
 
@@ -71,6 +74,8 @@ pub struct PreconfConfig {
     pub proposal_margin_ms: u64,
     /// Bolt sidecar of our validators: proposals go there first.
     pub bolt_rpc: Option<String>,
+    /// How proposals are priced and watched (`resubmit_after` zero: one L1 slot).
+    pub tx: TxConfig,
 }
 
 /// Why the extension could not start.
@@ -218,11 +223,14 @@ impl PreconfRuntime {
         let reconciler = config.inbox.map(|inbox| {
             Arc::new(Reconciler::new(lookahead.l1.clone(), inbox, 0, Some(evidence.clone())))
         });
-        let proposer = config.proposer.map(|(key, inbox)| Proposer {
-            lookahead: lookahead.clone(),
-            key,
-            inbox,
-            bolt: config.bolt_rpc.as_deref().map(taiko_l1::bolt::BoltClient::new),
+        let mut tx_config = config.tx;
+        if tx_config.resubmit_after.is_zero() {
+            tx_config.resubmit_after = Duration::from_secs(slots.slot_secs);
+        }
+        let proposer = config.proposer.map(|(key, inbox)| {
+            let txs = Arc::new(TxManager::new(lookahead.l1.clone(), key, tx_config));
+            let bolt = config.bolt_rpc.as_deref().map(taiko_l1::bolt::BoltClient::new);
+            Proposer::new(lookahead.clone(), txs, inbox, bolt)
         });
         Ok(Self {
             service,
@@ -250,6 +258,25 @@ impl PreconfRuntime {
         }
     }
 
+    /// Proposes the turn ending at `window_end` as the node does: confirmed on L1, retried
+    /// while the L1 cannot be reached, until the window is over by `clock`.
+    pub async fn propose_in_window(
+        &self,
+        window_end: u64,
+        clock: &dyn Clock,
+    ) -> Result<Option<(Proposal, Vec<taiko_l1::txmgr::Mined>)>, ProposeError> {
+        match &self.proposer {
+            Some(p) => p.propose_in_window(&self.service, &self.schedule, window_end, clock).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Halts preconfirming when the proposer account cannot pay for a turn's proposal at
+    /// today's fees, and resumes when it can (a no-op without a proposer).
+    pub async fn check_funds(&self) -> Result<(), L1Error> {
+        check_funds(self.proposer.as_ref(), &self.service).await
+    }
+
     /// Reads new inbox batches: matching ones make their blocks `safe` (and `finalized` once
     /// final on L1).
     pub async fn reconcile(&self) -> Result<ReconcileReport, L1Error> {
@@ -266,6 +293,8 @@ impl PreconfRuntime {
 
     fn refresher(&self) -> RefreshHandle {
         RefreshHandle {
+            proposer: self.proposer.clone(),
+            service: self.service.clone(),
             lookahead: self.lookahead.clone(),
             schedule: self.schedule.clone(),
             anchor: self.anchor.clone(),
@@ -335,9 +364,20 @@ pub async fn run_ticks(
                         && let Some((_, window_end)) = schedule.window_at(tick / 1000)
                     {
                         let (p, schedule, service) = (p.clone(), schedule.clone(), service.clone());
+                        let clock = clock.clone();
                         tokio::spawn(async move {
-                            if let Err(e) = p.propose_turn(&service, &schedule, window_end).await {
-                                tracing::error!(target: "preconf::proposer", %e, window_end, "proposing the turn failed");
+                            match p
+                                .propose_in_window(&service, &schedule, window_end, clock.as_ref())
+                                .await
+                            {
+                                Ok(Some((prop, mined))) => {
+                                    let m = mined.last().expect("the proposal");
+                                    tracing::info!(target: "preconf::proposer", first = prop.batch.first, last = prop.batch.last, l1_block = m.block_number, index = m.index, gas = m.gas_used, via_bolt = prop.via_bolt, bumps = m.bumps, "turn confirmed on L1");
+                                }
+                                Ok(None) => {}
+                                Err(e) => {
+                                    tracing::error!(target: "preconf::proposer", %e, window_end, "the turn could not be proposed in its window");
+                                }
                             }
                         });
                     }
@@ -353,8 +393,23 @@ pub async fn run_ticks(
     }
 }
 
+/// Halts or resumes `service` by whether `proposer`'s account can pay for a turn.
+async fn check_funds(proposer: Option<&Proposer>, service: &PreconfService) -> Result<(), L1Error> {
+    let Some(p) = proposer else { return Ok(()) };
+    let (ok, balance, needed) = p.can_pay().await?;
+    service.halt((!ok).then(|| {
+        format!(
+            "the proposer account {} holds {balance} wei; proposing a turn may cost {needed} wei: fund it to resume",
+            p.txs.address()
+        )
+    }));
+    Ok(())
+}
+
 /// What the L1 task needs (cloned out of the runtime).
 struct RefreshHandle {
+    proposer: Option<Proposer>,
+    service: Arc<PreconfService>,
     lookahead: L1Lookahead,
     schedule: Arc<LookaheadSchedule>,
     anchor: Arc<L1Anchor>,
@@ -366,7 +421,7 @@ impl RefreshHandle {
         let r = async {
             self.lookahead.refresh(&self.schedule, now).await?;
             self.anchor.refresh(&self.lookahead.l1).await?;
-            Ok(())
+            check_funds(self.proposer.as_ref(), &self.service).await
         }
         .await;
         if let Err(e) = &r {

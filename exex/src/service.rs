@@ -131,6 +131,8 @@ pub struct PreconfService {
     turn_started_ms: Mutex<Option<u64>>,
     /// Digests recomputed from the store (blocks adopted before a restart).
     computed: Mutex<BTreeMap<u64, B256>>,
+    /// Why our turns are not taken (the proposer account cannot pay), if they are not.
+    halted: Mutex<Option<String>>,
 }
 
 /// What a tick did.
@@ -150,6 +152,8 @@ pub enum TickOutcome {
     /// Our turn has begun but the previous preconfer's end-of-sequencing block has not arrived;
     /// call again until the grace period is over.
     AwaitingHandover,
+    /// Our window, but preconfirming is halted ([`PreconfService::halt`]): nothing is signed.
+    Halted,
 }
 
 impl PreconfService {
@@ -160,7 +164,28 @@ impl PreconfService {
             chain: Mutex::new(BTreeMap::new()),
             turn_started_ms: Mutex::new(None),
             computed: Mutex::new(BTreeMap::new()),
+            halted: Mutex::new(None),
         }
+    }
+
+    /// Halts preconfirming for `reason` (the turns are left to the fallback rules: the next
+    /// preconfer builds on the last block we did propose), or resumes with `None`.
+    pub fn halt(&self, reason: Option<String>) {
+        let mut h = self.halted.lock();
+        match (&*h, &reason) {
+            (None, Some(r)) => {
+                tracing::error!(target: "preconf::service", reason = %r, "preconfirming halted")
+            }
+            (Some(_), None) => tracing::info!(target: "preconf::service", "preconfirming resumed"),
+            _ => {}
+        }
+        self.parts.metrics.halted.set(i64::from(reason.is_some()));
+        *h = reason;
+    }
+
+    /// Why preconfirming is halted, if it is.
+    pub fn halted(&self) -> Option<String> {
+        self.halted.lock().clone()
     }
 
     fn head(&self) -> (u64, B256) {
@@ -254,6 +279,10 @@ impl PreconfService {
         if owner != signer.address() || (margin > 0 && now_ms > deadline_ms) {
             *self.turn_started_ms.lock() = None;
             return Ok(TickOutcome::NotOurTurn);
+        }
+        // a turn already begun goes on (its blocks are ours to propose); no new one starts
+        if self.halted.lock().is_some() && self.turn_started_ms.lock().is_none() {
+            return Ok(TickOutcome::Halted);
         }
         let started = *self.turn_started_ms.lock().get_or_insert(now_ms);
         let parent = self.parts.store.latest_header().expect("the head is readable");
@@ -531,6 +560,11 @@ impl PreconfService {
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.parts.store
+    }
+
+    /// Our preconfer address (`None` on a follower).
+    pub fn address(&self) -> Option<Address> {
+        self.parts.signer.as_ref().map(|s| s.address())
     }
 
     /// The metrics.

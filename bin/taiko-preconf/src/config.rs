@@ -66,7 +66,9 @@ pub(crate) struct NodeArgs {
     #[serde(rename = "dev.block-time-ms", skip_serializing_if = "Option::is_none")]
     pub(crate) dev_block_time_ms: Option<u64>,
 
-    /// L1 execution JSON-RPC URL; setting it enables the preconfirmation extension.
+    /// L1 execution JSON-RPC URL, or several separated by commas (tried in order: a request
+    /// goes to the next when one cannot be reached); setting it enables the preconfirmation
+    /// extension.
     #[arg(long = "l1.rpc", env = "TAIKO_PRECONF_L1_RPC")]
     #[serde(rename = "l1.rpc", skip_serializing_if = "Option::is_none")]
     pub(crate) l1_rpc: Option<String>,
@@ -91,6 +93,24 @@ pub(crate) struct NodeArgs {
     #[arg(long = "preconf.proposal-margin-ms", env = "TAIKO_PRECONF_PROPOSAL_MARGIN_MS")]
     #[serde(rename = "preconf.proposal-margin-ms", skip_serializing_if = "Option::is_none")]
     pub(crate) proposal_margin_ms: Option<u64>,
+    /// Tip of the node's L1 transactions, in gwei [default: 1].
+    #[arg(long = "l1.priority-fee-gwei", env = "TAIKO_PRECONF_L1_PRIORITY_FEE_GWEI")]
+    #[serde(rename = "l1.priority-fee-gwei", skip_serializing_if = "Option::is_none")]
+    pub(crate) l1_priority_fee_gwei: Option<f64>,
+    /// Never offer an L1 fee cap above this, in gwei [default: 500].
+    #[arg(long = "l1.max-fee-gwei", env = "TAIKO_PRECONF_L1_MAX_FEE_GWEI")]
+    #[serde(rename = "l1.max-fee-gwei", skip_serializing_if = "Option::is_none")]
+    pub(crate) l1_max_fee_gwei: Option<f64>,
+    /// Re-sign an L1 transaction still pending after this many seconds with fees raised by
+    /// `l1.fee-bump-percent` [default: one L1 slot].
+    #[arg(long = "l1.resubmit-secs", env = "TAIKO_PRECONF_L1_RESUBMIT_SECS")]
+    #[serde(rename = "l1.resubmit-secs", skip_serializing_if = "Option::is_none")]
+    pub(crate) l1_resubmit_secs: Option<u64>,
+    /// How much a replacement of a stuck L1 transaction raises its fees, in percent, at least
+    /// 10 [default: 13].
+    #[arg(long = "l1.fee-bump-percent", env = "TAIKO_PRECONF_L1_FEE_BUMP_PERCENT")]
+    #[serde(rename = "l1.fee-bump-percent", skip_serializing_if = "Option::is_none")]
+    pub(crate) l1_fee_bump_percent: Option<u64>,
     /// The Bolt sidecar of our validators: proposals are sent there first, to the top of the
     /// window's L1 block, and to the public mempool when Bolt refuses.
     #[arg(long = "bolt.rpc", env = "TAIKO_PRECONF_BOLT_RPC")]

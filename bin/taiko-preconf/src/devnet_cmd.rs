@@ -118,6 +118,7 @@ async fn start_node(
             proposer: key.map(|k| (k, m.contracts.inbox)),
             proposal_margin_ms: 0, // automatic: before Bolt's deadline
             bolt_rpc: Some(m.bolt_rpc.clone()),
+            tx: Default::default(),
         },
     )
     .await

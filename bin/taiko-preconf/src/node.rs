@@ -6,6 +6,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use eyre::{Result, WrapErr, bail, eyre};
 use taiko_chainspec::ChainSpec;
+use taiko_l1::txmgr::TxConfig;
 use taiko_node::NodeConfig;
 use taiko_preconf_exex::{
     clock::{SystemClock, TickSchedule},
@@ -109,7 +110,25 @@ fn preconf_config(
         proposer,
         inbox: followed_inbox,
         bolt_rpc: args.bolt_rpc.clone().or(manifest.as_ref().map(|m| m.bolt_rpc.clone())),
+        tx: tx_config(args)?,
     }))
+}
+
+/// The L1 transaction manager's settings.
+fn tx_config(args: &NodeArgs) -> Result<TxConfig> {
+    let gwei = |g: f64| (g * 1e9) as u128;
+    let d = TxConfig::default();
+    let bump = args.l1_fee_bump_percent.unwrap_or(13);
+    if bump < 10 {
+        bail!("--l1.fee-bump-percent {bump}: a replacement must raise its fees by 10% at least");
+    }
+    Ok(TxConfig {
+        priority_fee: args.l1_priority_fee_gwei.map_or(d.priority_fee, gwei),
+        max_fee_cap: args.l1_max_fee_gwei.map_or(d.max_fee_cap, gwei),
+        bump_percent: u128::from(bump),
+        resubmit_after: Duration::from_secs(args.l1_resubmit_secs.unwrap_or(0)),
+        ..d
+    })
 }
 
 /// The devnet manifest at `path`, if one is given.
@@ -195,6 +214,11 @@ pub(crate) async fn run(args: NodeArgs) -> Result<()> {
             let mut rt = PreconfRuntime::start(&node, cfg)
                 .await
                 .wrap_err("starting the preconfirmation extension")?;
+            // a preconfer that cannot pay for its proposals must not start signing blocks
+            rt.check_funds().await.wrap_err("reading the proposer account's balance")?;
+            if let Some(reason) = rt.service.halted() {
+                bail!("not starting: {reason}");
+            }
             rt.spawn_duties(Arc::new(SystemClock));
             let me = rt.p2p.dial_addr();
             info!(target: "node", role = role.as_deref().unwrap_or("follower"), p2p = %me, "preconfirmation extension running");

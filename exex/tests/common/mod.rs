@@ -204,9 +204,24 @@ pub async fn devnet_runtime(
     block_ms: u64,
     propose_margin_ms: Option<u64>,
 ) -> taiko_preconf_exex::runtime::PreconfRuntime {
+    let m = devnet.manifest();
+    devnet_runtime_with(devnet, m, node, datadir, key, peers, block_ms, propose_margin_ms).await
+}
+
+/// [`devnet_runtime`] with the endpoints and contracts of `m` (e.g. the L1 behind a proxy).
+#[allow(clippy::too_many_arguments)]
+pub async fn devnet_runtime_with(
+    _devnet: &taiko_devnet::Devnet,
+    m: &taiko_devnet::Manifest,
+    node: &taiko_node::RunningNode,
+    datadir: &std::path::Path,
+    key: Option<B256>,
+    peers: Vec<libp2p::Multiaddr>,
+    block_ms: u64,
+    propose_margin_ms: Option<u64>,
+) -> taiko_preconf_exex::runtime::PreconfRuntime {
     use std::sync::Arc;
     use taiko_preconf_exex::{p2p::P2pConfig, runtime::PreconfConfig, signer::LocalSigner};
-    let m = devnet.manifest();
     taiko_preconf_exex::runtime::PreconfRuntime::start(
         node,
         PreconfConfig {
@@ -236,6 +251,7 @@ pub async fn devnet_runtime(
             }),
             proposal_margin_ms: propose_margin_ms.unwrap_or(0),
             bolt_rpc: Some(m.bolt_rpc.clone()),
+            tx: Default::default(),
         },
     )
     .await

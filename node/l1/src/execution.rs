@@ -1,6 +1,17 @@
 //! A JSON-RPC client of an L1 execution node: reads, typed calls, signed transactions, receipts.
+//!
+//! The client holds one or more endpoints (`connect("http://a,http://b")`). Requests go to the
+//! active one; when it cannot be reached (transport error, timeout — not an error *answer*, which
+//! any endpoint would give alike) the request is retried on the next, which becomes active. An
+//! endpoint that answers for another chain is refused at connect time.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope},
@@ -32,15 +43,26 @@ pub struct L1Block {
     pub state_root: B256,
 }
 
-/// JSON-RPC client of the L1.
+/// JSON-RPC client of the L1, with failover across its endpoints.
 #[derive(Clone, Debug)]
 pub struct L1Client {
-    rpc: HttpClient,
+    endpoints: Arc<Endpoints>,
     chain_id: u64,
 }
 
-fn rpc_err(method: &'static str) -> impl FnOnce(jsonrpsee::core::ClientError) -> L1Error {
-    move |e| L1Error::Rpc { method, message: e.to_string() }
+#[derive(Debug)]
+struct Endpoints {
+    urls: Vec<String>,
+    clients: Vec<HttpClient>,
+    /// Index of the endpoint requests go to first.
+    active: AtomicUsize,
+}
+
+/// Whether `e` means the endpoint could not be reached or did not answer in time (so another
+/// endpoint may do better), rather than an answer.
+fn unreachable(e: &jsonrpsee::core::ClientError) -> bool {
+    use jsonrpsee::core::ClientError as E;
+    !matches!(e, E::Call(_) | E::ParseError(_))
 }
 
 /// A JSON-RPC quantity (`"0x1a"`) as a number; 0 when absent or malformed.
@@ -49,22 +71,65 @@ pub fn hex_u64(v: &Value) -> u64 {
 }
 
 impl L1Client {
-    /// Connects, waiting up to 10 s for the endpoint to answer.
-    pub async fn connect(url: &str) -> Result<Self, L1Error> {
-        let rpc = HttpClientBuilder::default()
-            .request_timeout(Duration::from_secs(30))
-            .build(url)
-            .map_err(|e| L1Error::Rpc { method: "connect", message: e.to_string() })?;
+    /// Connects to `urls` (one URL, or several separated by commas, tried in that order),
+    /// waiting up to 10 s for one of them to answer. Every endpoint that answers must be on the
+    /// same chain; those that do not answer yet are kept for failover.
+    pub async fn connect(urls: &str) -> Result<Self, L1Error> {
+        let urls: Vec<String> =
+            urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
+        if urls.is_empty() {
+            return Err(L1Error::Rpc { method: "connect", message: "no L1 endpoint given".into() });
+        }
+        let clients = urls
+            .iter()
+            .map(|url| {
+                HttpClientBuilder::default()
+                    .request_timeout(Duration::from_secs(10))
+                    .build(url)
+                    .map_err(|e| L1Error::Rpc { method: "connect", message: format!("{url}: {e}") })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut last = String::new();
         for _ in 0..200 {
-            match rpc.request::<U256, _>("eth_chainId", rpc_params![]).await {
-                Ok(id) => return Ok(Self { rpc, chain_id: id.to() }),
-                Err(e) => last = e.to_string(),
+            let mut ids = Vec::new();
+            for (url, rpc) in urls.iter().zip(&clients) {
+                match rpc.request::<U256, _>("eth_chainId", rpc_params![]).await {
+                    Ok(id) => ids.push((url, id.to::<u64>())),
+                    Err(e) => last = format!("{url}: {e}"),
+                }
+            }
+            if let Some(&(first_url, chain_id)) = ids.first() {
+                if let Some((url, other)) = ids.iter().find(|(_, id)| *id != chain_id) {
+                    return Err(L1Error::Rpc {
+                        method: "eth_chainId",
+                        message: format!(
+                            "{url} is on chain {other} but {first_url} is on chain {chain_id}"
+                        ),
+                    });
+                }
+                let active = urls.iter().position(|u| u == first_url).unwrap_or(0);
+                let endpoints = Endpoints { urls, clients, active: AtomicUsize::new(active) };
+                return Ok(Self { endpoints: Arc::new(endpoints), chain_id });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(L1Error::Rpc { method: "eth_chainId", message: format!("{url} not up: {last}") })
+        Err(L1Error::Rpc { method: "eth_chainId", message: format!("no L1 endpoint up: {last}") })
     }
+
+    /// A client of `chain_id` that has no endpoint to reach (every request fails): for code
+    /// that only needs the chain id.
+    pub fn offline(chain_id: u64) -> Self {
+        let endpoints =
+            Endpoints { urls: vec![], clients: vec![], active: AtomicUsize::new(0) };
+        Self { endpoints: Arc::new(endpoints), chain_id }
+    }
+
+    /// The URL requests go to first now (empty when offline).
+    pub fn active_url(&self) -> &str {
+        let e = &self.endpoints;
+        e.urls.get(e.active.load(Ordering::Relaxed)).map_or("", String::as_str)
+    }
+
 
     /// The chain id.
     pub fn chain_id(&self) -> u64 {
@@ -77,7 +142,27 @@ impl L1Client {
         method: &'static str,
         params: ArrayParams,
     ) -> Result<T, L1Error> {
-        self.rpc.request(method, params).await.map_err(rpc_err(method))
+        let e = &self.endpoints;
+        let first = e.active.load(Ordering::Relaxed);
+        let mut failures = Vec::new();
+        for k in 0..e.clients.len() {
+            let i = (first + k) % e.clients.len();
+            match e.clients[i].request(method, params.clone()).await {
+                Ok(v) => {
+                    if i != first {
+                        e.active.store(i, Ordering::Relaxed);
+                        tracing::warn!(target: "l1::rpc", from = %e.urls[first], to = %e.urls[i], method, "L1 endpoint failover");
+                    }
+                    return Ok(v);
+                }
+                Err(err) if unreachable(&err) => failures.push(format!("{}: {err}", e.urls[i])),
+                Err(err) => return Err(L1Error::Rpc { method, message: err.to_string() }),
+            }
+        }
+        if failures.is_empty() {
+            failures.push("no L1 endpoint".into());
+        }
+        Err(L1Error::Rpc { method, message: failures.join("; ") })
     }
 
     /// The latest block.

@@ -9,7 +9,9 @@
 //! - [`bolt`]: Bolt's `bolt_requestInclusion` (top-of-block inclusion in a Bolt validator's
 //!   slot);
 //! - [`keystore`]: EIP-2335 BLS keystores, the files validators keep their keys in;
-//! - [`registration`]: the idempotent steps that make an account a preconfer with validators.
+//! - [`registration`]: the idempotent steps that make an account a preconfer with validators;
+//! - [`txmgr`]: one account's transactions — nonces, fees and fee bumps, a funds check,
+//!   confirmation that survives L1 reorgs.
 //!
 //! The clients report failures as [`L1Error`], naming the method or path that failed, so an unreachable
 //! endpoint reads as such in the logs rather than as a decoding error.
@@ -21,6 +23,7 @@ pub mod bolt;
 pub mod execution;
 pub mod keystore;
 pub mod registration;
+pub mod txmgr;
 
 pub use beacon::BeaconClient;
 pub use execution::{L1Block, L1Client};
