@@ -194,6 +194,7 @@ impl PreconfRuntime {
                 anchor.clone(),
             )
         }));
+        service.restore_signed().await.map_err(|e| RuntimeError::Db(e.to_string()))?;
         let mut tasks = vec![
             tokio::spawn(service.clone().run_follower(events)),
             tokio::spawn(service.clone().run_tx_forwarder()),

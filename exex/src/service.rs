@@ -183,6 +183,31 @@ impl PreconfService {
         *h = reason;
     }
 
+    /// After a restart: takes the blocks above `safe` that we signed back into the adopted
+    /// chain, from the slashing-protection db (which keeps every payload we signed; signing it
+    /// again gives the same commitment), so that the turn they belong to is still proposed and
+    /// hands over as if nothing had happened. Returns how many were restored.
+    pub async fn restore_signed(&self) -> Result<usize, SequencerError> {
+        let Some(signer) = &self.parts.signer else { return Ok(0) };
+        let Ok(heads) = self.parts.store.heads() else { return Ok(0) };
+        let mut restored = 0;
+        for h in heads.safe.number + 1..=heads.latest.number {
+            if self.chain.lock().contains_key(&h) {
+                continue;
+            }
+            let Some(msg) = resume(signer, self.parts.l2_chain_id, h).await? else { continue };
+            if self.parts.store.canonical_hash(h).ok().flatten() != Some(msg.commitment.blockHash) {
+                continue; // signed, but not the block we hold (L1 replaced it)
+            }
+            self.remember(&msg, msg.encode());
+            restored += 1;
+        }
+        if restored > 0 {
+            tracing::info!(target: "preconf::service", restored, "our signed blocks above safe restored after a restart");
+        }
+        Ok(restored)
+    }
+
     /// Why preconfirming is halted, if it is.
     pub fn halted(&self) -> Option<String> {
         self.halted.lock().clone()
