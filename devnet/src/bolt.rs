@@ -38,6 +38,10 @@ use crate::{DevnetClock, beacon::BeaconSim, l1::L1Client};
 pub const SIGNATURE_HEADER: &str = "x-bolt-signature";
 /// Largest accepted transaction.
 pub const MAX_TX_BYTES: usize = 128 * 1024;
+/// Most blobs one committed transaction may carry (Prague's per-block maximum).
+pub const MAX_BLOBS_PER_TX: usize = 9;
+/// A blob with its commitment, proof and encoding, at most.
+const BLOB_WIRE_BYTES: usize = 131_072 + 2 * 48 + 16;
 /// Most commitments per slot.
 pub const MAX_COMMITMENTS_PER_SLOT: usize = 128;
 /// Most committed gas per slot.
@@ -192,14 +196,27 @@ async fn request_inclusion(
     let (claimed, signature) = parse_header(headers)?;
     let mut decoded = Vec::with_capacity(txs.len());
     for raw in &txs {
-        if raw.len() > MAX_TX_BYTES {
-            return Err(err(
-                -32006,
-                format!("validation failed: transaction over {MAX_TX_BYTES} bytes"),
-            ));
+        // the limit is on the transaction; a blob transaction's sidecar comes on top
+        let too_big =
+            || err(-32006, format!("validation failed: transaction over {MAX_TX_BYTES} bytes"));
+        if raw.len() > MAX_TX_BYTES + MAX_BLOBS_PER_TX * BLOB_WIRE_BYTES {
+            return Err(too_big());
         }
         let tx = TxEnvelope::decode_2718(&mut raw.as_ref())
             .map_err(|e| err(-32006, format!("validation failed: undecodable transaction: {e}")))?;
+        let blobs = tx.blob_versioned_hashes().map_or(0, |h| h.len());
+        if blobs > MAX_BLOBS_PER_TX {
+            return Err(err(-32006, format!("validation failed: {blobs} blobs in one transaction")));
+        }
+        if raw.len().saturating_sub(blobs * BLOB_WIRE_BYTES) > MAX_TX_BYTES {
+            return Err(too_big());
+        }
+        if blobs > 0
+            && let TxEnvelope::Eip4844(signed) = &tx
+            && signed.tx().sidecar().is_none()
+        {
+            return Err(err(-32006, "validation failed: blob transaction without its sidecar"));
+        }
         decoded.push(tx);
     }
     let hashes: Vec<B256> = decoded.iter().map(|t| *t.tx_hash()).collect();
@@ -294,7 +311,10 @@ async fn request_inclusion(
             return Err(err(-32006, "validation failed: sender has code"));
         }
         let balance = ctx.l1.balance(sender).await.map_err(|e| err(-32002, e.to_string()))?;
-        let cost = U256::from(tx.gas_limit()) * U256::from(fee_cap) + tx.value();
+        let blob_gas = tx.blob_versioned_hashes().map_or(0, |h| h.len() as u64) * 131_072;
+        let cost = U256::from(tx.gas_limit()) * U256::from(fee_cap)
+            + U256::from(blob_gas) * U256::from(tx.max_fee_per_blob_gas().unwrap_or(0))
+            + tx.value();
         if balance < cost {
             return Err(err(-32006, "validation failed: insufficient balance"));
         }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use alloy::{
-    primitives::{Address, U256},
+    primitives::{Address, Bytes, U256},
     signers::local::PrivateKeySigner,
 };
 use jsonrpsee::rpc_params;
@@ -29,12 +29,7 @@ async fn anvil() -> (Anvil, AnvilClient, PrivateKeySigner) {
 }
 
 fn transfer(value: u64) -> TxRequest {
-    TxRequest {
-        to: Address::repeat_byte(0x42),
-        input: Default::default(),
-        value: U256::from(value),
-        gas_limit: 21_000,
-    }
+    TxRequest::call(Address::repeat_byte(0x42), Bytes::new(), U256::from(value), 21_000)
 }
 
 fn fast() -> TxConfig {

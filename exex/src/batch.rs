@@ -8,6 +8,11 @@
 //! digest chain from these, so the batch lands exactly when its digest equals the digest of the
 //! last block as the preconfirmations chained it ([`Batch::digest`]).
 //!
+//! The tx list travels in calldata or in blobs ([`Batch::into_blobs`], [`crate::blob`]):
+//! [`DataChoice::choose`] compares what each costs at the L1's current base fee and blob base
+//! fee — calldata at EIP-7623's price (4 gas per token, at least 10 per token for data-heavy
+//! transactions; a token is a zero byte, four for a non-zero byte) against whole blobs.
+//!
 //! [`proposal_call`] wraps a batch for `PreconfTaskManager.proposeBatch` with the caller's
 //! lookahead index and, when the next epoch's lookahead is not posted yet, the entries to post.
 
@@ -63,6 +68,79 @@ pub struct Batch {
     pub last: u64,
     /// Digest of the last block, as the inbox will compute it.
     pub digest: B256,
+    /// Whether the tx list travels in blobs (`params.blobParams`) rather than calldata.
+    pub in_blobs: bool,
+}
+
+impl Batch {
+    /// The batch with its tx list in blobs, and the sidecar that carries them.
+    pub fn into_blobs(
+        mut self,
+    ) -> Result<(Self, alloy::eips::eip4844::BlobTransactionSidecar), crate::blob::BlobError> {
+        let sidecar = crate::blob::sidecar(&self.tx_list)?;
+        self.params.blobParams = LibBatch::BlobParams {
+            firstBlobIndex: 0,
+            numBlobs: sidecar.blobs.len() as u8,
+            byteOffset: 0,
+            byteSize: self.tx_list.len() as u32,
+        };
+        self.in_blobs = true;
+        Ok((self, sidecar))
+    }
+}
+
+/// Where a batch's tx list goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataChoice {
+    /// Whichever is cheaper at the current fees.
+    #[default]
+    Auto,
+    /// Always calldata.
+    Calldata,
+    /// Always blobs.
+    Blobs,
+}
+
+/// Gas a proposal spends besides its tx list (an estimate, used only to weigh EIP-7623's floor).
+const PROPOSAL_EXECUTION_GAS: u128 = 150_000;
+
+impl DataChoice {
+    /// What a tx list of `tx_list` costs on L1 in calldata and in blobs (wei), at `base_fee`
+    /// and `blob_base_fee`.
+    pub fn costs(tx_list: &[u8], base_fee: u128, blob_base_fee: u128) -> (u128, u128) {
+        let zeros = tx_list.iter().filter(|b| **b == 0).count() as u128;
+        let tokens = zeros + 4 * (tx_list.len() as u128 - zeros);
+        let exec = PROPOSAL_EXECUTION_GAS;
+        let calldata_gas = (4 * tokens + exec).max(10 * tokens) - exec;
+        let blobs = tx_list.len().div_ceil(crate::blob::BLOB_CAPACITY).max(1) as u128;
+        let blob_gas = blobs * alloy::eips::eip4844::DATA_GAS_PER_BLOB as u128;
+        (calldata_gas * base_fee, blob_gas * blob_base_fee)
+    }
+
+    /// Whether `tx_list` goes in blobs at these fees.
+    pub fn choose(self, tx_list: &[u8], base_fee: u128, blob_base_fee: u128) -> bool {
+        match self {
+            Self::Calldata => false,
+            Self::Blobs => true,
+            Self::Auto => {
+                let (calldata, blobs) = Self::costs(tx_list, base_fee, blob_base_fee);
+                blobs < calldata && tx_list.len() <= crate::blob::MAX_BLOBS * crate::blob::BLOB_CAPACITY
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for DataChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "calldata" => Ok(Self::Calldata),
+            "blobs" => Ok(Self::Blobs),
+            other => Err(format!("{other:?}: expected auto, calldata or blobs")),
+        }
+    }
 }
 
 /// Builds the batch of `blocks` (consecutive, one coinbase), each anchored to the L1 block in
@@ -125,6 +203,7 @@ pub fn build_batch(
         first: first.header.number,
         last: last.header.number,
         digest,
+        in_blobs: false,
     })
 }
 
@@ -138,7 +217,7 @@ pub fn proposal_call(
 ) -> PreconfTaskManager::proposeBatchCall {
     PreconfTaskManager::proposeBatchCall {
         params: batch.params.clone(),
-        txList: batch.tx_list.clone().into(),
+        txList: if batch.in_blobs { Default::default() } else { batch.tx_list.clone().into() },
         lookaheadIndex: alloy::primitives::U256::from(lookahead_index),
         nextLookahead: next_lookahead.iter().map(to_param).collect(),
     }
@@ -192,6 +271,23 @@ mod tests {
             );
         }
         assert_eq!(b.digest, d);
+    }
+
+    #[test]
+    fn data_goes_where_it_is_cheaper() {
+        let list = vec![0xabu8; 10_000]; // 40,000 tokens: the floor applies
+        let (calldata, blobs) = DataChoice::costs(&list, 10, 1);
+        assert_eq!(calldata, (400_000 - 150_000) * 10);
+        assert_eq!(blobs, 131_072);
+        assert!(DataChoice::Auto.choose(&list, 10, 1));
+        // blob gas dear: calldata
+        assert!(!DataChoice::Auto.choose(&list, 10, 1_000));
+        // a small list stays in calldata at equal fees: a blob costs 131,072 gas at least
+        assert!(!DataChoice::Auto.choose(&[1u8; 100], 10, 10));
+        assert!(DataChoice::Blobs.choose(&[1u8; 100], 10, 10));
+        assert!(!DataChoice::Calldata.choose(&list, 10, 1));
+        assert_eq!("blobs".parse(), Ok(DataChoice::Blobs));
+        assert!("blob".parse::<DataChoice>().is_err());
     }
 
     #[test]

@@ -17,9 +17,9 @@ pub const MAX_INFLATED_TX_LIST: usize = 16 * 1024 * 1024;
 /// Why a batch cannot be derived.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DeriveError {
-    /// The tx list travels in blobs (not derived yet).
-    #[error("batch {0} carries its tx list in blobs")]
-    Blobs(u64),
+    /// The blobs holding the tx list are missing or wrong.
+    #[error(transparent)]
+    Blobs(#[from] crate::blob::BlobError),
     /// The tx list cannot be read.
     #[error(transparent)]
     TxList(#[from] taiko_evm::TxListError),
@@ -52,11 +52,9 @@ pub struct DerivedBlock {
     pub transactions: Vec<TxEnvelope>,
 }
 
-/// Splits a calldata batch into its blocks.
+/// Splits a batch into its blocks; `tx_list` is its compressed tx list, from calldata or from
+/// its blobs ([`crate::blob::tx_list_from_sidecars`]).
 pub fn derive_blocks(info: &BatchInfo, tx_list: &[u8]) -> Result<Vec<DerivedBlock>, DeriveError> {
-    if !info.blobHashes.is_empty() {
-        return Err(DeriveError::Blobs(info.batchId));
-    }
     let txs = taiko_evm::decompress_tx_list(tx_list, MAX_INFLATED_TX_LIST)?;
     let claimed: usize = info.blocks.iter().map(|b| b.numTransactions as usize).sum();
     if claimed > txs.len() {

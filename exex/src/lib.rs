@@ -1,6 +1,6 @@
 //! The preconfirmation extension, installed into the host node like a reth ExEx.
 //!
-//! This crate grows with the milestone; what it holds so far:
+//! Its modules:
 //!
 //! - [`clock`]: L2 ticks — when blocks are released within L1 slots (a uniform block time, or
 //!   fixed offsets inside each slot such as `3/6/9/12−x s`), over a system or a manual clock;
@@ -18,6 +18,15 @@
 //!   follower's import of a gossiped block;
 //! - [`service`]: the duty loop of a node — preconfirm in our windows (with end-of-sequencing
 //!   at the end of a turn), follow everyone's blocks, catch up on gaps;
+//! - [`anchor`], [`schedule`], [`evidence`], [`metrics`], [`runtime`]: the L1 anchor of each
+//!   block, the lookahead read from (or computed against) the L1, equivocation and broken
+//!   commitment evidence, Prometheus metrics, and the runtime that installs it all into a node;
+//! - [`batch`], [`blob`], [`proposer`]: the turn's blocks as one `proposeBatch` — its tx list in
+//!   calldata or in blobs, whichever is cheaper at the L1's fees — sent through Bolt or the
+//!   mempool by the account's transaction manager, retried until its window closes;
+//! - [`derive`], [`reconcile`]: every node follows the inbox: matching batches become `safe`
+//!   (then `finalized`), differing ones replace the preconfirmed blocks, and batches beyond the
+//!   head are derived from calldata or blob sidecars — how a node syncs from L1 alone;
 //! - [`signer`]: the [`signer::PreconfSigner`] trait (a local key from an encrypted keystore
 //!   file, or a remote signer such as web3signer behind the same trait) and the
 //!   [`signer::CommitmentSigner`] that only signs what the protection database allows.
@@ -29,6 +38,7 @@
 
 pub mod anchor;
 pub mod batch;
+pub mod blob;
 pub mod clock;
 pub mod derive;
 pub mod evidence;

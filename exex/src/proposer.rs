@@ -22,7 +22,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::sol_types::SolCall;
 use taiko_contracts::{PreconfTaskManager, inbox::TaikoInbox};
 use taiko_l1::{
@@ -34,7 +34,7 @@ use taiko_l1::{
 use crate::{
     anchor::anchor_of,
     clock::Clock,
-    batch::{Batch, BatchError, build_batch, proposal_call, to_param},
+    batch::{Batch, BatchError, DataChoice, build_batch, proposal_call, to_param},
     lookahead::{lookahead_params, owner_at},
     schedule::{L1Lookahead, LookaheadSchedule},
     service::PreconfService,
@@ -71,6 +71,9 @@ pub enum ProposeError {
     /// No window contains the inclusion time.
     #[error("no lookahead window at {0}")]
     NoWindow(u64),
+    /// The tx list does not fit in blobs.
+    #[error(transparent)]
+    Blob(#[from] crate::blob::BlobError),
     /// A block is missing from the store.
     #[error("block {0} missing from the store")]
     MissingBlock(u64),
@@ -115,6 +118,8 @@ pub struct Proposer {
     pub bolt: Option<BoltClient>,
     /// One proposal at a time (they share the account's nonces).
     pub busy: Arc<tokio::sync::Mutex<()>>,
+    /// Where tx lists go.
+    pub data: DataChoice,
 }
 
 impl Proposer {
@@ -125,7 +130,7 @@ impl Proposer {
         inbox: Address,
         bolt: Option<BoltClient>,
     ) -> Self {
-        Self { lookahead, txs, inbox, bolt, busy: Default::default() }
+        Self { lookahead, txs, inbox, bolt, busy: Default::default(), data: DataChoice::Auto }
     }
 
     fn l1(&self) -> &L1Client {
@@ -135,13 +140,13 @@ impl Proposer {
     /// The most a turn's proposal can cost (a force push and a `proposeBatch`, at today's
     /// fees), and whether the account holds it.
     pub async fn can_pay(&self) -> Result<(bool, U256, U256), L1Error> {
-        let req = TxRequest {
-            to: self.lookahead.task_manager,
-            input: Default::default(),
-            value: U256::ZERO,
-            gas_limit: PROPOSAL_GAS,
-        };
-        let needed = self.txs.max_cost(&[req.clone(), req], FEE_BLOCKS_AHEAD).await?;
+        let req = TxRequest::call(self.lookahead.task_manager, Bytes::new(), U256::ZERO, PROPOSAL_GAS);
+        let mut needed = self.txs.max_cost(&[req.clone(), req], FEE_BLOCKS_AHEAD).await?;
+        if self.data != DataChoice::Calldata {
+            // and a blob, at twice the blob base fee
+            let blob_fee = self.txs.blob_fee_cap(self.l1().blob_base_fee().await?);
+            needed += U256::from(alloy::eips::eip4844::DATA_GAS_PER_BLOB as u128 * blob_fee);
+        }
         let balance = self.l1().balance(self.txs.address()).await?;
         Ok((balance >= needed, balance, needed))
     }
@@ -221,6 +226,17 @@ impl Proposer {
             return Err(ProposeError::Diverged { l1: l1_digest, ours });
         }
         let batch = build_batch(&blocks, &anchors, me, ours)?;
+        let blob_fee = match self.data {
+            DataChoice::Calldata => 0,
+            _ => self.l1().blob_base_fee().await?,
+        };
+        let in_blobs = self.data.choose(&batch.tx_list, self.l1().base_fee().await?, blob_fee);
+        let (batch, sidecar) = if in_blobs {
+            let (b, s) = batch.into_blobs()?;
+            (b, Some(s))
+        } else {
+            (batch, None)
+        };
 
         let clock = schedule.clock();
         let epoch = schedule.epoch_at(window_end);
@@ -257,7 +273,9 @@ impl Proposer {
         if owner != me {
             return Err(ProposeError::NoWindow(window_end));
         }
-        requests.push(request(tm, proposal_call(&batch, index, &next_params).abi_encode()));
+        let mut propose = request(tm, proposal_call(&batch, index, &next_params).abi_encode());
+        propose.sidecar = sidecar;
+        requests.push(propose);
 
         // the window ends at its proposer's slot: ask that proposer's Bolt sidecar first
         let slot = clock.slot_at(window_end);
@@ -293,5 +311,5 @@ impl Proposer {
 const FEE_BLOCKS_AHEAD: u32 = 2;
 
 fn request(to: Address, input: Vec<u8>) -> TxRequest {
-    TxRequest { to, input: input.into(), value: U256::ZERO, gas_limit: PROPOSAL_GAS }
+    TxRequest::call(to, input, U256::ZERO, PROPOSAL_GAS)
 }

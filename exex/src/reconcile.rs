@@ -11,21 +11,24 @@
 //! reverts to the batch's parent and builds them — then they are `safe`. A batch beyond the
 //! node's head — a node syncing from scratch, or one that missed the gossip — is derived from L1
 //! and built on top of the head ([`Reconciler::extend_from_l1`]), so a node with no peer at all
-//! reaches the inbox's head from L1 alone, and gossip takes it on from there. (Blob batches are
-//! not derived yet.)
+//! reaches the inbox's head from L1 alone, and gossip takes it on from there. A batch's tx list is
+//! its calldata, or its blobs as the beacon API serves the sidecars of the slot that carried it
+//! ([`Reconciler::tx_list`]).
 
 use alloy::primitives::{Address, B256, Bytes};
 use parking_lot::Mutex;
 use serde_json::Value;
 use taiko_contracts::inbox::TaikoInbox;
 use taiko_engine::ForkchoiceState;
-use taiko_l1::{L1Client, L1Error, execution::hex_u64};
+use taiko_beacon::clock::SlotClock;
+use taiko_l1::{BeaconClient, L1Client, L1Error, execution::hex_u64};
 
 use std::sync::Arc;
 
 use taiko_contracts::{inbox::LibBatch::BatchInfo, wire};
 
 use crate::{
+    blob::{ServedBlob, tx_list_from_sidecars},
     derive::{DeriveError, derive_blocks},
     evidence::{BrokenCommitment, EvidenceDb},
     message::tx_list_hash_of,
@@ -77,6 +80,8 @@ pub struct Reconciler {
     inbox: Address,
     cursor: Mutex<Cursor>,
     evidence: Option<Arc<EvidenceDb>>,
+    /// Where blob batches are read from: the beacon API, and its slots.
+    blobs: Option<(BeaconClient, SlotClock)>,
 }
 
 /// Why L1's version of a batch could not be adopted.
@@ -91,6 +96,12 @@ pub enum AdoptError {
     /// The chain diverged before this batch.
     #[error("the batch's parent digest is not ours at block {0}")]
     Parent(u64),
+    /// The batch's blobs could not be fetched from the beacon API.
+    #[error("blob sidecars: {0}")]
+    Beacon(L1Error),
+    /// A blob batch, and no beacon API to read it from.
+    #[error("batch {0} is in blobs and no beacon API is configured")]
+    NoBeacon(u64),
     /// The engine refused.
     #[error("engine: {0}")]
     Engine(String),
@@ -102,7 +113,45 @@ pub enum AdoptError {
 impl Reconciler {
     /// A reconciler of `inbox` that scans from L1 block `from`.
     pub fn new(l1: L1Client, inbox: Address, from: u64, evidence: Option<Arc<EvidenceDb>>) -> Self {
-        Self { l1, inbox, cursor: Mutex::new(Cursor { from, unfinal: Vec::new() }), evidence }
+        Self {
+            l1,
+            inbox,
+            cursor: Mutex::new(Cursor { from, unfinal: Vec::new() }),
+            evidence,
+            blobs: None,
+        }
+    }
+
+    /// Reads blob batches from `beacon`, whose slots are `clock`.
+    pub fn with_beacon(mut self, beacon: BeaconClient, clock: SlotClock) -> Self {
+        self.blobs = Some((beacon, clock));
+        self
+    }
+
+    /// The compressed tx list of a batch: its calldata, or the data of its blobs as the beacon
+    /// API serves the sidecars of the slot that carried it (each blob checked against its
+    /// commitment and versioned hash).
+    pub async fn tx_list(&self, info: &BatchInfo, calldata: &[u8]) -> Result<Vec<u8>, AdoptError> {
+        if info.blobHashes.is_empty() {
+            return Ok(calldata.to_vec());
+        }
+        let (beacon, clock) = self.blobs.as_ref().ok_or(AdoptError::NoBeacon(info.batchId))?;
+        let slot = clock.slot_at(info.proposedAt);
+        let served: Vec<ServedBlob> = beacon
+            .blob_sidecars(slot)
+            .await
+            .map_err(AdoptError::Beacon)?
+            .into_iter()
+            .map(|s| ServedBlob { blob: s.blob, commitment: s.kzg_commitment, proof: s.kzg_proof })
+            .collect();
+        let list = tx_list_from_sidecars(
+            &info.blobHashes,
+            &served,
+            info.byteOffset as usize,
+            info.byteSize as usize,
+        )
+        .map_err(DeriveError::from)?;
+        Ok(list)
     }
 
     /// Replaces our blocks of `info`'s range by L1's: keeps the broken commitments, reverts to
@@ -290,7 +339,11 @@ impl Reconciler {
                 }
                 None => {
                     // beyond our head: L1 is the source (a syncing node, or missed gossip)
-                    match self.extend_from_l1(service, &info, &ev.txList).await {
+                    let derived = async {
+                        let list = self.tx_list(&info, &ev.txList).await?;
+                        self.extend_from_l1(service, &info, &list).await
+                    };
+                    match derived.await {
                         Ok(()) if service.digest(info.lastBlockId) == Some(info.digest) => {
                             report.derived += 1;
                             safe = Some(info.lastBlockId);
@@ -312,7 +365,11 @@ impl Reconciler {
                         l1_digest: info.digest,
                         our_digest: Some(d),
                     });
-                    match self.adopt_l1_batch(service, &info, &ev.txList).await {
+                    let adopted = async {
+                        let list = self.tx_list(&info, &ev.txList).await?;
+                        self.adopt_l1_batch(service, &info, &list).await
+                    };
+                    match adopted.await {
                         Ok(()) if service.digest(info.lastBlockId) == Some(info.digest) => {
                             report.reorged += 1;
                             safe = Some(info.lastBlockId);

@@ -76,6 +76,8 @@ pub struct PreconfConfig {
     pub bolt_rpc: Option<String>,
     /// How proposals are priced and watched (`resubmit_after` zero: one L1 slot).
     pub tx: TxConfig,
+    /// Where batches carry their tx lists.
+    pub batch_data: crate::batch::DataChoice,
 }
 
 /// Why the extension could not start.
@@ -222,16 +224,25 @@ impl PreconfRuntime {
             task_manager: config.task_manager,
         };
         let reconciler = config.inbox.map(|inbox| {
-            Arc::new(Reconciler::new(lookahead.l1.clone(), inbox, 0, Some(evidence.clone())))
+            Arc::new(
+                Reconciler::new(lookahead.l1.clone(), inbox, 0, Some(evidence.clone()))
+                    .with_beacon(lookahead.beacon.clone(), slots),
+            )
         });
         let mut tx_config = config.tx;
         if tx_config.resubmit_after.is_zero() {
             tx_config.resubmit_after = Duration::from_secs(slots.slot_secs);
         }
+        if config.proposer.is_some() && config.batch_data != crate::batch::DataChoice::Calldata {
+            // the KZG trusted setup loads on first use: not inside a proposal's margin
+            tokio::task::spawn_blocking(|| {
+                alloy::eips::eip4844::env_settings::EnvKzgSettings::Default.get();
+            });
+        }
         let proposer = config.proposer.map(|(key, inbox)| {
             let txs = Arc::new(TxManager::new(lookahead.l1.clone(), key, tx_config));
             let bolt = config.bolt_rpc.as_deref().map(taiko_l1::bolt::BoltClient::new);
-            Proposer::new(lookahead.clone(), txs, inbox, bolt)
+            Proposer { data: config.batch_data, ..Proposer::new(lookahead.clone(), txs, inbox, bolt) }
         });
         Ok(Self {
             service,

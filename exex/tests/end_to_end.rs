@@ -163,12 +163,17 @@ async fn four_epochs_of_turns_land_on_l1_as_preconfirmed() {
     });
     let logs: Vec<Value> = devnet.l1.request("eth_getLogs", jsonrpsee::rpc_params![filter]).await.unwrap();
     let mut infos = Vec::new();
+    let mut in_blobs = 0;
     let mut on_l1 = Vec::new();
     for log in &logs {
         let topics: Vec<B256> = serde_json::from_value(log["topics"].clone()).unwrap();
         let data: Bytes = serde_json::from_value(log["data"].clone()).unwrap();
         let ev = TaikoInbox::BatchProposed::decode_raw_log(topics, &data).unwrap();
-        for d in derive_blocks(&ev.info, &ev.txList).unwrap() {
+        // calldata, or the blobs as the beacon API serves them
+        in_blobs += usize::from(!ev.info.blobHashes.is_empty());
+        let reconciler = c.reconciler.as_ref().unwrap();
+        let list = reconciler.tx_list(&ev.info, &ev.txList).await.unwrap();
+        for d in derive_blocks(&ev.info, &list).unwrap() {
             let ours = na.store.block_by_number(d.number).unwrap().unwrap().block.block().clone();
             let hashes: Vec<B256> = d.transactions.iter().map(|t| *t.tx_hash()).collect();
             let preconfirmed: Vec<B256> = ours.body.transactions[1..].iter().map(|t| *t.tx_hash()).collect();
@@ -180,6 +185,8 @@ async fn four_epochs_of_turns_land_on_l1_as_preconfirmed() {
         infos.push(ev.info);
     }
     assert_eq!(on_l1, sent, "every transaction sent is on L1, in the order sent");
+    // the devnet's blob base fee is 1 wei: the proposers choose blobs over calldata
+    assert!(in_blobs >= 1, "blob batches: {in_blobs} of {}", infos.len());
 
     // every node follows the inbox to the same heads
     for (rt, n) in rts.iter().zip(&nodes) {

@@ -82,6 +82,19 @@ impl Drop for Proxy {
 
 const BLOCK_MS: u64 = 1_000;
 
+/// Waits until a proposal for `slot` is committed by Bolt or waits in the L1's mempool.
+async fn until_sent(devnet: &Devnet, slot: u64) {
+    for _ in 0..200 {
+        if !devnet.bolt.committed(slot).is_empty()
+            || !devnet.l1.pending_hashes().await.unwrap().is_empty()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no proposal sent for slot {slot} within 10 s");
+}
+
 /// One preconfer owning one of four validators: every window is its own, of varying length.
 async fn devnet() -> Devnet {
     Devnet::start(DevnetConfig {
@@ -182,16 +195,8 @@ async fn proposals_catch_up_after_two_slots_without_l1() {
                         tokio::time::sleep(Duration::from_millis(1_500)).await;
                         assert!(rt.metrics.proposal_retries.get() >= 1, "retried while down");
                         proxy.set_down(false);
-                        // the proposal reaches Bolt (or the mempool) for the window's last slot
                         let target = clock.slot_at(end);
-                        for _ in 0..100 {
-                            if !devnet.bolt.committed(target).is_empty()
-                                || !devnet.l1.pending_hashes().await.unwrap().is_empty()
-                            {
-                                break;
-                            }
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
+                        until_sent(&devnet, target).await;
                         assert_eq!(devnet.next_slot().await, target);
                         devnet.advance_slot().await.unwrap();
                         mclock.set_ms(clock.slot_time(target) * 1000);
@@ -209,7 +214,7 @@ async fn proposals_catch_up_after_two_slots_without_l1() {
             }
             // L1 up: it is sent now and lands in the next block
             let advance = async {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                until_sent(&devnet, slot + 1).await;
                 devnet.advance_slot().await.unwrap();
                 mclock.set_ms(clock.slot_time(slot + 1) * 1000);
             };

@@ -9,6 +9,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use alloy::primitives::Address;
+use taiko_preconf_exex::batch::DataChoice;
 use eyre::{Result, WrapErr, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -93,6 +94,11 @@ pub(crate) struct NodeArgs {
     #[arg(long = "preconf.proposal-margin-ms", env = "TAIKO_PRECONF_PROPOSAL_MARGIN_MS")]
     #[serde(rename = "preconf.proposal-margin-ms", skip_serializing_if = "Option::is_none")]
     pub(crate) proposal_margin_ms: Option<u64>,
+    /// Where batch proposals carry their tx list: `calldata`, `blobs`, or `auto` (whichever is
+    /// cheaper at the L1's current base fee and blob base fee) [default: auto].
+    #[arg(long = "l1.batch-data", env = "TAIKO_PRECONF_L1_BATCH_DATA")]
+    #[serde(rename = "l1.batch-data", skip_serializing_if = "Option::is_none")]
+    pub(crate) l1_batch_data: Option<DataChoice>,
     /// Tip of the node's L1 transactions, in gwei [default: 1].
     #[arg(long = "l1.priority-fee-gwei", env = "TAIKO_PRECONF_L1_PRIORITY_FEE_GWEI")]
     #[serde(rename = "l1.priority-fee-gwei", skip_serializing_if = "Option::is_none")]

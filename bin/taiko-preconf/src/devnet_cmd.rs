@@ -119,6 +119,7 @@ async fn start_node(
             proposal_margin_ms: 0, // automatic: before Bolt's deadline
             bolt_rpc: Some(m.bolt_rpc.clone()),
             tx: Default::default(),
+            batch_data: Default::default(),
         },
     )
     .await

@@ -111,6 +111,7 @@ fn preconf_config(
         inbox: followed_inbox,
         bolt_rpc: args.bolt_rpc.clone().or(manifest.as_ref().map(|m| m.bolt_rpc.clone())),
         tx: tx_config(args)?,
+        batch_data: args.l1_batch_data.unwrap_or_default(),
     }))
 }
 

@@ -252,6 +252,7 @@ pub async fn devnet_runtime_with(
             proposal_margin_ms: propose_margin_ms.unwrap_or(0),
             bolt_rpc: Some(m.bolt_rpc.clone()),
             tx: Default::default(),
+            batch_data: Default::default(),
         },
     )
     .await

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use taiko_beacon::{
-    api::{Genesis, ProposerDuties, Response},
+    api::{BlobSidecar, Genesis, ProposerDuties, Response},
     clock::SlotClock,
 };
 
@@ -64,6 +64,14 @@ impl BeaconClient {
             slot_secs: field("SECONDS_PER_SLOT")?,
             slots_per_epoch: field("SLOTS_PER_EPOCH")?,
         })
+    }
+
+    /// The blob sidecars of the block at `slot` (none for a slot without blobs).
+    pub async fn blob_sidecars(&self, slot: u64) -> Result<Vec<BlobSidecar>, L1Error> {
+        Ok(self
+            .get::<Response<Vec<BlobSidecar>>>(format!("/eth/v1/beacon/blob_sidecars/{slot}"))
+            .await?
+            .data)
     }
 
     /// The proposer of each slot of `epoch`.

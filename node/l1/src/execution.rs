@@ -329,6 +329,12 @@ impl L1Client {
         self.request("eth_getBalance", rpc_params![who, "latest"]).await
     }
 
+    /// The blob base fee of the next block.
+    pub async fn blob_base_fee(&self) -> Result<u128, L1Error> {
+        let fee: U256 = self.request("eth_blobBaseFee", rpc_params![]).await?;
+        Ok(fee.to())
+    }
+
     /// The base fee of the latest block.
     pub async fn base_fee(&self) -> Result<u128, L1Error> {
         let b: Value = self.request("eth_getBlockByNumber", rpc_params!["latest", false]).await?;

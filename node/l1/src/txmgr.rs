@@ -11,6 +11,9 @@
 //! - **Fees.** EIP-1559: the tip is `priority_fee`, the fee cap covers the base fee growing by
 //!   1/8 for every block until inclusion (at least twice the base fee), plus the tip. A fee above
 //!   `max_fee_cap` is refused rather than paid.
+//! - **Blobs.** A request with a sidecar becomes an EIP-4844 transaction (the network form,
+//!   sidecar included, is what is sent); its blob fee cap is twice the current blob base fee
+//!   and doubles on each replacement (the mempool's rule for blob transactions).
 //! - **Funds.** Before signing, the balance must cover every transaction of the group at its fee
 //!   cap: otherwise [`TxError::InsufficientFunds`] names the account, its balance and the amount
 //!   needed — the caller must stop taking on duties it cannot pay for.
@@ -28,9 +31,16 @@ use std::{
 };
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::eip2718::Encodable2718,
-    primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
+    consensus::{
+        SignableTransaction, Signed, TxEip1559, TxEip4844, TxEip4844Variant, TxEip4844WithSidecar,
+        TxEnvelope,
+    },
+    eips::{
+        eip2718::Encodable2718,
+        eip4844::{BlobTransactionSidecar, DATA_GAS_PER_BLOB},
+        eip7594::BlobTransactionSidecarVariant,
+    },
+    primitives::{Address, B256, Bytes, TxKind, U256},
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use serde_json::Value;
@@ -79,6 +89,27 @@ pub struct TxRequest {
     pub value: U256,
     /// Gas limit.
     pub gas_limit: u64,
+    /// Blobs to carry (an EIP-4844 transaction), if any.
+    pub sidecar: Option<BlobTransactionSidecar>,
+}
+
+impl TxRequest {
+    /// A call without blobs.
+    pub fn call(to: Address, input: impl Into<Bytes>, value: U256, gas_limit: u64) -> Self {
+        Self { to, input: input.into(), value, gas_limit, sidecar: None }
+    }
+
+    /// The number of blobs carried.
+    pub fn blobs(&self) -> u64 {
+        self.sidecar.as_ref().map_or(0, |s| s.blobs.len() as u64)
+    }
+
+    /// The most this costs at these fee caps.
+    fn max_cost(&self, max_fee: u128, max_blob_fee: u128) -> U256 {
+        U256::from(self.gas_limit) * U256::from(max_fee)
+            + U256::from(self.blobs() * DATA_GAS_PER_BLOB) * U256::from(max_blob_fee)
+            + self.value
+    }
 }
 
 /// A signed transaction of the manager's account.
@@ -92,10 +123,18 @@ pub struct SignedTx {
     pub max_fee: u128,
     /// Tip (wei per gas).
     pub tip: u128,
-    /// EIP-2718 bytes.
+    /// Blob fee cap (wei per blob gas; 0 without blobs).
+    pub max_blob_fee: u128,
+    /// EIP-2718 bytes (a blob transaction's network form, with its sidecar).
     pub raw: Vec<u8>,
     /// Its hash.
     pub hash: B256,
+}
+
+impl SignedTx {
+    fn offer(&self) -> Offer {
+        Offer { max_fee: self.max_fee, tip: self.tip, max_blob_fee: self.max_blob_fee }
+    }
 }
 
 /// A mined transaction.
@@ -113,6 +152,10 @@ pub struct Mined {
     pub gas_used: u64,
     /// Price paid per gas.
     pub effective_gas_price: u128,
+    /// Blob gas used.
+    pub blob_gas_used: u64,
+    /// Price paid per blob gas.
+    pub blob_gas_price: u128,
     /// How many times it was re-signed with higher fees.
     pub bumps: u32,
     /// How many times it was broadcast again after an L1 reorg dropped it.
@@ -168,7 +211,15 @@ pub struct TxManager {
     key: PrivateKeySigner,
     config: TxConfig,
     /// Fees last offered at each nonce not yet known to be mined.
-    offered: parking_lot::Mutex<BTreeMap<u64, (u128, u128)>>,
+    offered: parking_lot::Mutex<BTreeMap<u64, Offer>>,
+}
+
+/// The fees offered at one nonce.
+#[derive(Clone, Copy, Debug)]
+struct Offer {
+    max_fee: u128,
+    tip: u128,
+    max_blob_fee: u128,
 }
 
 /// `fee` raised by `percent`, rounded up.
@@ -224,10 +275,17 @@ impl TxManager {
     /// What `requests` cost at most at the current base fee (for a funds check before a duty).
     pub async fn max_cost(&self, requests: &[TxRequest], blocks_ahead: u32) -> Result<U256, L1Error> {
         let cap = self.fee_cap(self.l1.base_fee().await?, blocks_ahead);
-        Ok(requests
-            .iter()
-            .map(|r| U256::from(r.gas_limit) * U256::from(cap) + r.value)
-            .fold(U256::ZERO, |a, b| a + b))
+        let blob_cap = if requests.iter().any(|r| r.sidecar.is_some()) {
+            self.blob_fee_cap(self.l1.blob_base_fee().await?)
+        } else {
+            0
+        };
+        Ok(requests.iter().map(|r| r.max_cost(cap, blob_cap)).fold(U256::ZERO, |a, b| a + b))
+    }
+
+    /// The blob fee cap at `blob_base_fee`: twice it (at least 1 wei).
+    pub fn blob_fee_cap(&self, blob_base_fee: u128) -> u128 {
+        (2 * blob_base_fee).max(1)
     }
 
     /// Signs `requests` with consecutive nonces from the account's mined nonce, priced for
@@ -241,59 +299,108 @@ impl TxManager {
         let base_fee = self.l1.base_fee().await?;
         let nonce = self.mined_nonce().await?;
         let cap = self.fee_cap(base_fee, blocks_ahead);
+        let blob_cap = if requests.iter().any(|r| r.sidecar.is_some()) {
+            self.blob_fee_cap(self.l1.blob_base_fee().await?)
+        } else {
+            0
+        };
         let out = {
             let mut offered = self.offered.lock();
             offered.retain(|n, _| *n >= nonce);
             let mut out = Vec::with_capacity(requests.len());
             for (i, r) in requests.iter().enumerate() {
                 let n = nonce + i as u64;
-                let (mut max_fee, mut tip) = (cap, self.config.priority_fee);
-                if let Some(&(f, t)) = offered.get(&n) {
-                    max_fee = max_fee.max(bump(f, self.config.bump_percent));
-                    tip = tip.max(bump(t, self.config.bump_percent));
+                let blob = if r.sidecar.is_some() { blob_cap } else { 0 };
+                let mut offer = Offer { max_fee: cap, tip: self.config.priority_fee, max_blob_fee: blob };
+                if let Some(old) = offered.get(&n) {
+                    offer = self.replacing(old, offer);
                 }
-                out.push(self.sign_one(n, r.clone(), max_fee, tip)?);
+                out.push(self.sign_one(n, r.clone(), offer)?);
             }
             out
         };
         self.check_funds(&out).await?;
         let mut offered = self.offered.lock();
         for t in &out {
-            offered.insert(t.nonce, (t.max_fee, t.tip));
+            offered.insert(t.nonce, t.offer());
         }
         Ok(out)
     }
 
-    fn sign_one(
-        &self,
-        nonce: u64,
-        request: TxRequest,
-        max_fee: u128,
-        tip: u128,
-    ) -> Result<SignedTx, TxError> {
+    /// Fees that replace `old`: at least `bump_percent` more (the blob fee doubled), and no
+    /// less than `at_least`.
+    fn replacing(&self, old: &Offer, at_least: Offer) -> Offer {
+        let b = self.config.bump_percent;
+        let blob = if at_least.max_blob_fee > 0 || old.max_blob_fee > 0 {
+            at_least.max_blob_fee.max(old.max_blob_fee * 2).max(1)
+        } else {
+            0
+        };
+        Offer {
+            max_fee: at_least.max_fee.max(bump(old.max_fee, b)),
+            tip: at_least.tip.max(bump(old.tip, b)),
+            max_blob_fee: blob,
+        }
+    }
+
+    fn sign_one(&self, nonce: u64, request: TxRequest, offer: Offer) -> Result<SignedTx, TxError> {
+        let Offer { max_fee, tip, max_blob_fee } = offer;
         if max_fee > self.config.max_fee_cap {
             return Err(TxError::FeeTooHigh { needed: max_fee, cap: self.config.max_fee_cap });
         }
-        let tx = TxEip1559 {
-            chain_id: self.l1.chain_id(),
-            nonce,
-            gas_limit: request.gas_limit,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip.min(max_fee),
-            to: TxKind::Call(request.to),
-            value: request.value,
-            input: request.input.clone(),
-            access_list: Default::default(),
+        let tip = tip.min(max_fee);
+        let (raw, hash) = match &request.sidecar {
+            None => {
+                let tx = TxEip1559 {
+                    chain_id: self.l1.chain_id(),
+                    nonce,
+                    gas_limit: request.gas_limit,
+                    max_fee_per_gas: max_fee,
+                    max_priority_fee_per_gas: tip,
+                    to: TxKind::Call(request.to),
+                    value: request.value,
+                    input: request.input.clone(),
+                    access_list: Default::default(),
+                };
+                let sig = self.key.sign_hash_sync(&tx.signature_hash()).expect("local signing");
+                let env = TxEnvelope::from(tx.into_signed(sig));
+                (env.encoded_2718(), *env.tx_hash())
+            }
+            Some(sidecar) => {
+                let tx = TxEip4844 {
+                    chain_id: self.l1.chain_id(),
+                    nonce,
+                    gas_limit: request.gas_limit,
+                    max_fee_per_gas: max_fee,
+                    max_priority_fee_per_gas: tip,
+                    to: request.to,
+                    value: request.value,
+                    access_list: Default::default(),
+                    blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+                    max_fee_per_blob_gas: max_blob_fee,
+                    input: request.input.clone(),
+                };
+                let sig = self.key.sign_hash_sync(&tx.signature_hash()).expect("local signing");
+                let hash = *tx.clone().into_signed(sig).hash();
+                let with = TxEip4844WithSidecar::from_tx_and_sidecar(
+                    tx,
+                    BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
+                );
+                let env = TxEnvelope::Eip4844(Signed::new_unchecked(
+                    TxEip4844Variant::TxEip4844WithSidecar(with),
+                    sig,
+                    hash,
+                ));
+                (env.encoded_2718(), hash)
+            }
         };
-        let sig = self.key.sign_hash_sync(&tx.signature_hash()).expect("local signing");
-        let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
-        Ok(SignedTx { nonce, request, max_fee, tip, hash: keccak256(&raw), raw })
+        Ok(SignedTx { nonce, request, max_fee, tip: tip.min(max_fee), max_blob_fee, raw, hash })
     }
 
     async fn check_funds(&self, txs: &[SignedTx]) -> Result<(), TxError> {
         let needed = txs
             .iter()
-            .map(|t| U256::from(t.request.gas_limit) * U256::from(t.max_fee) + t.request.value)
+            .map(|t| t.request.max_cost(t.max_fee, t.max_blob_fee))
             .fold(U256::ZERO, |a, b| a + b);
         let balance = self.l1.balance(self.address()).await?;
         if balance < needed {
@@ -402,12 +509,11 @@ impl TxManager {
             let mut again = Vec::new();
             for w in watches.iter_mut().filter(|w| w.mined.is_none()) {
                 let old = w.sent.last().expect("one version sent").clone();
-                let max_fee =
-                    bump(old.max_fee, self.config.bump_percent).max(self.fee_cap(base_fee, 1));
-                let tip = bump(old.tip, self.config.bump_percent);
-                let new = self.sign_one(old.nonce, old.request.clone(), max_fee, tip)?;
-                tracing::warn!(target: "l1::txmgr", nonce = old.nonce, old = %old.hash, new = %new.hash, max_fee, tip, "transaction stuck; replacing it with higher fees");
-                self.offered.lock().insert(new.nonce, (new.max_fee, new.tip));
+                let floor = Offer { max_fee: self.fee_cap(base_fee, 1), tip: 0, max_blob_fee: 0 };
+                let offer = self.replacing(&old.offer(), floor);
+                let new = self.sign_one(old.nonce, old.request.clone(), offer)?;
+                tracing::warn!(target: "l1::txmgr", nonce = old.nonce, old = %old.hash, new = %new.hash, max_fee = offer.max_fee, tip = offer.tip, "transaction stuck; replacing it with higher fees");
+                self.offered.lock().insert(new.nonce, offer);
                 w.bumps += 1;
                 w.sent.push(new.clone());
                 again.push(new);
@@ -445,6 +551,8 @@ fn mined_from(r: &Value, hash: B256, bumps: u32, reorged: u32) -> Mined {
         index: hex_u64(&r["transactionIndex"]),
         gas_used: hex_u64(&r["gasUsed"]),
         effective_gas_price: hex_u64(&r["effectiveGasPrice"]) as u128,
+        blob_gas_used: hex_u64(&r["blobGasUsed"]),
+        blob_gas_price: hex_u64(&r["blobGasPrice"]) as u128,
         bumps,
         reorged,
     }
