@@ -206,7 +206,10 @@ async fn request_inclusion(
             .map_err(|e| err(-32006, format!("validation failed: undecodable transaction: {e}")))?;
         let blobs = tx.blob_versioned_hashes().map_or(0, |h| h.len());
         if blobs > MAX_BLOBS_PER_TX {
-            return Err(err(-32006, format!("validation failed: {blobs} blobs in one transaction")));
+            return Err(err(
+                -32006,
+                format!("validation failed: {blobs} blobs in one transaction"),
+            ));
         }
         if raw.len().saturating_sub(blobs * BLOB_WIRE_BYTES) > MAX_TX_BYTES {
             return Err(too_big());

@@ -185,5 +185,8 @@ async fn a_transaction_dropped_by_an_l1_reorg_is_sent_again() {
     let again = l1.receipt(sent[0].hash).await.unwrap().expect("mined again");
     assert_eq!(again["status"], "0x1");
     assert_ne!(again["blockHash"], first_block, "in a block of the new chain");
-    assert_eq!(mined[0].block_hash, serde_json::from_value::<alloy::primitives::B256>(again["blockHash"].clone()).unwrap());
+    assert_eq!(
+        mined[0].block_hash,
+        serde_json::from_value::<alloy::primitives::B256>(again["blockHash"].clone()).unwrap()
+    );
 }

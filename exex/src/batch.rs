@@ -125,7 +125,8 @@ impl DataChoice {
             Self::Blobs => true,
             Self::Auto => {
                 let (calldata, blobs) = Self::costs(tx_list, base_fee, blob_base_fee);
-                blobs < calldata && tx_list.len() <= crate::blob::MAX_BLOBS * crate::blob::BLOB_CAPACITY
+                blobs < calldata
+                    && tx_list.len() <= crate::blob::MAX_BLOBS * crate::blob::BLOB_CAPACITY
             }
         }
     }

@@ -12,8 +12,8 @@
 
 use alloy::{
     eips::eip4844::{
-        BYTES_PER_BLOB, Blob, BlobTransactionSidecar, kzg_to_versioned_hash,
-        env_settings::EnvKzgSettings,
+        BYTES_PER_BLOB, Blob, BlobTransactionSidecar, env_settings::EnvKzgSettings,
+        kzg_to_versioned_hash,
     },
     primitives::{B256, Bytes},
 };
@@ -84,8 +84,11 @@ pub fn decode(blob: &[u8]) -> Option<Vec<u8>> {
 
 /// The sidecar carrying `data`: blobs, KZG commitments and proofs.
 pub fn sidecar(data: &[u8]) -> Result<BlobTransactionSidecar, BlobError> {
-    BlobTransactionSidecar::try_from_blobs_with_settings(encode(data)?, EnvKzgSettings::Default.get())
-        .map_err(|e| BlobError::Kzg(e.to_string()))
+    BlobTransactionSidecar::try_from_blobs_with_settings(
+        encode(data)?,
+        EnvKzgSettings::Default.get(),
+    )
+    .map_err(|e| BlobError::Kzg(e.to_string()))
 }
 
 /// One blob as a beacon node serves it.

@@ -33,8 +33,8 @@ use taiko_l1::{
 
 use crate::{
     anchor::anchor_of,
-    clock::Clock,
     batch::{Batch, BatchError, DataChoice, build_batch, proposal_call, to_param},
+    clock::Clock,
     lookahead::{lookahead_params, owner_at},
     schedule::{L1Lookahead, LookaheadSchedule},
     service::PreconfService,
@@ -140,7 +140,8 @@ impl Proposer {
     /// The most a turn's proposal can cost (a force push and a `proposeBatch`, at today's
     /// fees), and whether the account holds it.
     pub async fn can_pay(&self) -> Result<(bool, U256, U256), L1Error> {
-        let req = TxRequest::call(self.lookahead.task_manager, Bytes::new(), U256::ZERO, PROPOSAL_GAS);
+        let req =
+            TxRequest::call(self.lookahead.task_manager, Bytes::new(), U256::ZERO, PROPOSAL_GAS);
         let mut needed = self.txs.max_cost(&[req.clone(), req], FEE_BLOCKS_AHEAD).await?;
         if self.data != DataChoice::Calldata {
             // and a blob, at twice the blob base fee

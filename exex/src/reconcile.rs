@@ -18,9 +18,9 @@
 use alloy::primitives::{Address, B256, Bytes};
 use parking_lot::Mutex;
 use serde_json::Value;
+use taiko_beacon::clock::SlotClock;
 use taiko_contracts::inbox::TaikoInbox;
 use taiko_engine::ForkchoiceState;
-use taiko_beacon::clock::SlotClock;
 use taiko_l1::{BeaconClient, L1Client, L1Error, execution::hex_u64};
 
 use std::sync::Arc;

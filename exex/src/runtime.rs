@@ -242,7 +242,10 @@ impl PreconfRuntime {
         let proposer = config.proposer.map(|(key, inbox)| {
             let txs = Arc::new(TxManager::new(lookahead.l1.clone(), key, tx_config));
             let bolt = config.bolt_rpc.as_deref().map(taiko_l1::bolt::BoltClient::new);
-            Proposer { data: config.batch_data, ..Proposer::new(lookahead.clone(), txs, inbox, bolt) }
+            Proposer {
+                data: config.batch_data,
+                ..Proposer::new(lookahead.clone(), txs, inbox, bolt)
+            }
         });
         Ok(Self {
             service,

@@ -44,7 +44,16 @@ async fn four_epochs_of_turns_land_on_l1_as_preconfirmed() {
         node(&dir.path().join("c")).await,
     ];
     let [na, nb, nc] = &nodes;
-    let a = devnet_runtime(&devnet, na, &dir.path().join("pa"), Some(keys[0]), vec![], BLOCK_MS, Some(1_000)).await;
+    let a = devnet_runtime(
+        &devnet,
+        na,
+        &dir.path().join("pa"),
+        Some(keys[0]),
+        vec![],
+        BLOCK_MS,
+        Some(1_000),
+    )
+    .await;
     let b = devnet_runtime(
         &devnet,
         nb,
@@ -118,7 +127,11 @@ async fn four_epochs_of_turns_land_on_l1_as_preconfirmed() {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                     for r in rts {
-                        assert_eq!(r.service.latest(), rt.service.latest(), "block {number} everywhere");
+                        assert_eq!(
+                            r.service.latest(),
+                            rt.service.latest(),
+                            "block {number} everywhere"
+                        );
                     }
                     if end_of_sequencing {
                         let (_, end) = rt.schedule.window_at(tick / 1000).unwrap();
@@ -161,7 +174,8 @@ async fn four_epochs_of_turns_land_on_l1_as_preconfirmed() {
         "address": m.contracts.inbox, "fromBlock": "0x0", "toBlock": "latest",
         "topics": [TaikoInbox::BatchProposed::SIGNATURE_HASH],
     });
-    let logs: Vec<Value> = devnet.l1.request("eth_getLogs", jsonrpsee::rpc_params![filter]).await.unwrap();
+    let logs: Vec<Value> =
+        devnet.l1.request("eth_getLogs", jsonrpsee::rpc_params![filter]).await.unwrap();
     let mut infos = Vec::new();
     let mut in_blobs = 0;
     let mut on_l1 = Vec::new();
@@ -176,10 +190,19 @@ async fn four_epochs_of_turns_land_on_l1_as_preconfirmed() {
         for d in derive_blocks(&ev.info, &list).unwrap() {
             let ours = na.store.block_by_number(d.number).unwrap().unwrap().block.block().clone();
             let hashes: Vec<B256> = d.transactions.iter().map(|t| *t.tx_hash()).collect();
-            let preconfirmed: Vec<B256> = ours.body.transactions[1..].iter().map(|t| *t.tx_hash()).collect();
-            assert_eq!(hashes, preconfirmed, "block {}: L1 holds the preconfirmed transactions in order", d.number);
+            let preconfirmed: Vec<B256> =
+                ours.body.transactions[1..].iter().map(|t| *t.tx_hash()).collect();
+            assert_eq!(
+                hashes, preconfirmed,
+                "block {}: L1 holds the preconfirmed transactions in order",
+                d.number
+            );
             assert_eq!(d.timestamp, ours.header.timestamp);
-            assert_eq!(c.service.signer_of(d.number), Some(ev.info.proposer), "proposed by its signer");
+            assert_eq!(
+                c.service.signer_of(d.number),
+                Some(ev.info.proposer),
+                "proposed by its signer"
+            );
             on_l1.extend(hashes);
         }
         infos.push(ev.info);
@@ -198,7 +221,11 @@ async fn four_epochs_of_turns_land_on_l1_as_preconfirmed() {
         assert_eq!(heads.safe.hash, na.store.heads().unwrap().safe.hash);
     }
 
-    assert_eq!(checked.len(), proposals.len(), "every batch was checked against the dispute functions");
+    assert_eq!(
+        checked.len(),
+        proposals.len(),
+        "every batch was checked against the dispute functions"
+    );
 }
 
 /// Once the batch of proposal `tx` is mined and its window over: for every block in it, the

@@ -167,7 +167,9 @@ async fn proposals_catch_up_after_two_slots_without_l1() {
         for k in 0..2 {
             let tick = now * 1000 + k * BLOCK_MS;
             mclock.set_ms(tick);
-            n.pool.add_raw(TransactionOrigin::Local, &transfer(n.spec.chain_id, user, nonce)).unwrap();
+            n.pool
+                .add_raw(TransactionOrigin::Local, &transfer(n.spec.chain_id, user, nonce))
+                .unwrap();
             nonce += 1;
             match rt.service.on_tick(tick, tick + BLOCK_MS).await.unwrap() {
                 TickOutcome::Preconfirmed { number, end_of_sequencing } => {
@@ -205,7 +207,10 @@ async fn proposals_catch_up_after_two_slots_without_l1() {
                     r
                 };
                 let (p, mined) = proposing.await.unwrap().expect("a turn to propose");
-                assert_eq!(mined.last().unwrap().block_number, devnet.l1.latest().await.unwrap().number);
+                assert_eq!(
+                    mined.last().unwrap().block_number,
+                    devnet.l1.latest().await.unwrap().number
+                );
                 let landed = devnet.l1.latest().await.unwrap().timestamp;
                 assert!(landed <= end, "landed at {landed}, inside the window ending {end}");
                 proposal = Some(p);
@@ -240,7 +245,8 @@ async fn proposals_catch_up_after_two_slots_without_l1() {
     // every transaction sent is in a block
     let mut included = 0;
     for b in 1..=head {
-        included += n.store.block_by_number(b).unwrap().unwrap().block.block().body.transactions.len() - 1;
+        included +=
+            n.store.block_by_number(b).unwrap().unwrap().block.block().body.transactions.len() - 1;
     }
     assert_eq!(included as u64, nonce, "no transaction lost");
     let report = rt.reconcile().await.unwrap();
@@ -256,9 +262,16 @@ async fn a_preconfer_that_cannot_pay_halts_before_its_turn() {
     let dir = tempfile::tempdir().unwrap();
     let n = node(&dir.path().join("a")).await;
     let key: B256 = m.preconfers[0].account.private_key;
-    let rt =
-        devnet_runtime(&devnet, &n, &dir.path().join("pa"), Some(key), vec![], BLOCK_MS, Some(1_000))
-            .await;
+    let rt = devnet_runtime(
+        &devnet,
+        &n,
+        &dir.path().join("pa"),
+        Some(key),
+        vec![],
+        BLOCK_MS,
+        Some(1_000),
+    )
+    .await;
     until_registered(&devnet, &rt).await;
     let me = m.preconfers[0].account.address;
     let funded = devnet.l1.balance(me).await.unwrap();

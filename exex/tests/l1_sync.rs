@@ -34,8 +34,16 @@ async fn a_late_node_without_peers_derives_the_chain_from_l1_then_follows_gossip
     let dir = tempfile::tempdir().unwrap();
     let na = node(&dir.path().join("a")).await;
     let k: B256 = m.preconfers[0].account.private_key;
-    let a = devnet_runtime(&devnet, &na, &dir.path().join("pa"), Some(k), vec![], BLOCK_MS, Some(1_000))
-        .await;
+    let a = devnet_runtime(
+        &devnet,
+        &na,
+        &dir.path().join("pa"),
+        Some(k),
+        vec![],
+        BLOCK_MS,
+        Some(1_000),
+    )
+    .await;
     until_registered(&devnet, &a).await;
     let user = &devnet_accounts()[0];
     let mut nonce = 0;
@@ -45,7 +53,9 @@ async fn a_late_node_without_peers_derives_the_chain_from_l1_then_follows_gossip
         let now = devnet.clock.now();
         a.refresh(now).await.unwrap();
         for _ in 0..3 {
-            na.pool.add_raw(TransactionOrigin::Local, &transfer(na.spec.chain_id, user, nonce)).unwrap();
+            na.pool
+                .add_raw(TransactionOrigin::Local, &transfer(na.spec.chain_id, user, nonce))
+                .unwrap();
             nonce += 1;
         }
         let tick = (now + 1) * 1000;
@@ -64,7 +74,8 @@ async fn a_late_node_without_peers_derives_the_chain_from_l1_then_follows_gossip
 
     // C starts from genesis, with no peer: L1 is its only source
     let nc = node(&dir.path().join("c")).await;
-    let c = devnet_runtime(&devnet, &nc, &dir.path().join("pc"), None, vec![], BLOCK_MS, None).await;
+    let c =
+        devnet_runtime(&devnet, &nc, &dir.path().join("pc"), None, vec![], BLOCK_MS, None).await;
     c.refresh(devnet.clock.now()).await.unwrap();
     let report = c.reconcile().await.unwrap();
     assert_eq!(report.derived, proposed, "every batch derived: {report:?}");
@@ -99,10 +110,14 @@ async fn a_late_node_without_peers_derives_the_chain_from_l1_then_follows_gossip
         let now = devnet.clock.now();
         a.refresh(now).await.unwrap();
         c.refresh(now).await.unwrap();
-        na.pool.add_raw(TransactionOrigin::Local, &transfer(na.spec.chain_id, user, nonce)).unwrap();
+        na.pool
+            .add_raw(TransactionOrigin::Local, &transfer(na.spec.chain_id, user, nonce))
+            .unwrap();
         nonce += 1;
         let tick = (now + 1) * 1000;
-        if let TickOutcome::Preconfirmed { .. } = a.service.on_tick(tick, tick + BLOCK_MS).await.unwrap() {
+        if let TickOutcome::Preconfirmed { .. } =
+            a.service.on_tick(tick, tick + BLOCK_MS).await.unwrap()
+        {
             made += 1;
         }
         devnet.advance_slot().await.unwrap();

@@ -37,7 +37,8 @@ async fn a_preconfer_restarted_mid_turn_proposes_the_whole_turn() {
     let key: B256 = m.preconfers[0].account.private_key;
     let (node_dir, ext_dir) = (dir.path().join("a"), dir.path().join("pa"));
     let mut n = node(&node_dir).await;
-    let mut rt = devnet_runtime(&devnet, &n, &ext_dir, Some(key), vec![], BLOCK_MS, Some(1_000)).await;
+    let mut rt =
+        devnet_runtime(&devnet, &n, &ext_dir, Some(key), vec![], BLOCK_MS, Some(1_000)).await;
     let first_epoch = until_registered(&devnet, &rt).await;
     let user = &devnet_accounts()[0];
     let mut nonce = 0u64;
@@ -50,7 +51,9 @@ async fn a_preconfer_restarted_mid_turn_proposes_the_whole_turn() {
         rt.refresh(now).await.unwrap();
         for k in 0..2 {
             let tick = now * 1000 + k * BLOCK_MS;
-            n.pool.add_raw(TransactionOrigin::Local, &transfer(n.spec.chain_id, user, nonce)).unwrap();
+            n.pool
+                .add_raw(TransactionOrigin::Local, &transfer(n.spec.chain_id, user, nonce))
+                .unwrap();
             nonce += 1;
             let out = rt.service.on_tick(tick, tick + BLOCK_MS).await.unwrap();
             let TickOutcome::Preconfirmed { number, end_of_sequencing } = out else { continue };
@@ -70,8 +73,9 @@ async fn a_preconfer_restarted_mid_turn_proposes_the_whole_turn() {
                 n.shutdown().await.unwrap();
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 n = node(&node_dir).await;
-                rt = devnet_runtime(&devnet, &n, &ext_dir, Some(key), vec![], BLOCK_MS, Some(1_000))
-                    .await;
+                rt =
+                    devnet_runtime(&devnet, &n, &ext_dir, Some(key), vec![], BLOCK_MS, Some(1_000))
+                        .await;
                 rt.refresh(tick / 1000).await.unwrap();
                 assert_eq!(n.store.latest_header().unwrap().number, number, "the head survives");
                 assert_eq!(rt.service.signer_of(number), before, "still known as ours");

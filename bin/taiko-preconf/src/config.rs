@@ -9,10 +9,10 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use alloy::primitives::Address;
-use taiko_preconf_exex::batch::DataChoice;
 use eyre::{Result, WrapErr, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use taiko_preconf_exex::batch::DataChoice;
 
 /// Settings of `taiko-preconf node`.
 #[derive(Clone, Debug, Default, clap::Args, Serialize, Deserialize)]

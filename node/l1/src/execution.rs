@@ -119,8 +119,7 @@ impl L1Client {
     /// A client of `chain_id` that has no endpoint to reach (every request fails): for code
     /// that only needs the chain id.
     pub fn offline(chain_id: u64) -> Self {
-        let endpoints =
-            Endpoints { urls: vec![], clients: vec![], active: AtomicUsize::new(0) };
+        let endpoints = Endpoints { urls: vec![], clients: vec![], active: AtomicUsize::new(0) };
         Self { endpoints: Arc::new(endpoints), chain_id }
     }
 
@@ -129,7 +128,6 @@ impl L1Client {
         let e = &self.endpoints;
         e.urls.get(e.active.load(Ordering::Relaxed)).map_or("", String::as_str)
     }
-
 
     /// The chain id.
     pub fn chain_id(&self) -> u64 {

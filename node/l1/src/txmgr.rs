@@ -273,7 +273,11 @@ impl TxManager {
     }
 
     /// What `requests` cost at most at the current base fee (for a funds check before a duty).
-    pub async fn max_cost(&self, requests: &[TxRequest], blocks_ahead: u32) -> Result<U256, L1Error> {
+    pub async fn max_cost(
+        &self,
+        requests: &[TxRequest],
+        blocks_ahead: u32,
+    ) -> Result<U256, L1Error> {
         let cap = self.fee_cap(self.l1.base_fee().await?, blocks_ahead);
         let blob_cap = if requests.iter().any(|r| r.sidecar.is_some()) {
             self.blob_fee_cap(self.l1.blob_base_fee().await?)
@@ -311,7 +315,8 @@ impl TxManager {
             for (i, r) in requests.iter().enumerate() {
                 let n = nonce + i as u64;
                 let blob = if r.sidecar.is_some() { blob_cap } else { 0 };
-                let mut offer = Offer { max_fee: cap, tip: self.config.priority_fee, max_blob_fee: blob };
+                let mut offer =
+                    Offer { max_fee: cap, tip: self.config.priority_fee, max_blob_fee: blob };
                 if let Some(old) = offered.get(&n) {
                     offer = self.replacing(old, offer);
                 }
