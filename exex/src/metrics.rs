@@ -16,6 +16,7 @@
 //! | `preconf_proposals_total` | counter | turns proposed and confirmed on L1 |
 //! | `preconf_proposal_retries_total` | counter | proposal attempts that failed on the L1 and were retried |
 //! | `preconf_proposal_failures_total` | counter | turns that could not be proposed in their window |
+//! | `preconf_orphaned_blocks_total` | counter | blocks dropped because their window closed without them on L1 |
 //! | `preconf_halted` | gauge | 1 while preconfirming is halted (the proposer account cannot pay) |
 
 use std::{net::SocketAddr, sync::Arc};
@@ -69,6 +70,8 @@ pub struct Metrics {
     pub proposal_retries: Counter,
     /// Turns not proposed in their window.
     pub proposal_failures: Counter,
+    /// Blocks dropped: their window closed and L1 never got them.
+    pub orphaned_blocks: Counter,
     /// 1 while halted.
     pub halted: Gauge,
 }
@@ -98,6 +101,7 @@ impl Default for Metrics {
             proposal_retries: Counter::default(),
             proposal_failures: Counter::default(),
             halted: Gauge::default(),
+            orphaned_blocks: Counter::default(),
         };
         r.register(
             "blocks_preconfirmed",
@@ -135,6 +139,11 @@ impl Default for Metrics {
             m.proposal_failures.clone(),
         );
         r.register("halted", "1 while preconfirming is halted", m.halted.clone());
+        r.register(
+            "orphaned_blocks",
+            "Blocks dropped because their window closed without them on L1",
+            m.orphaned_blocks.clone(),
+        );
         *m.registry.lock() = r;
         m
     }

@@ -63,6 +63,8 @@ pub struct ReconcileReport {
     pub reorged: usize,
     /// Batches beyond our head, derived from L1 and built on top of it.
     pub derived: usize,
+    /// Blocks dropped because their window closed without them on L1.
+    pub orphaned: u64,
 }
 
 #[derive(Debug, Default)]
@@ -304,7 +306,8 @@ impl Reconciler {
     /// Reads new batches and moves `safe` and `finalized`.
     pub async fn poll(&self, service: &PreconfService) -> Result<ReconcileReport, L1Error> {
         use alloy::sol_types::SolEvent;
-        let latest = self.l1.latest().await?.number;
+        let l1_head = self.l1.latest().await?;
+        let latest = l1_head.number;
         let from = self.cursor.lock().from;
         let mut report = ReconcileReport::default();
         if from > latest {
@@ -430,6 +433,47 @@ impl Reconciler {
             report.safe = safe;
             report.finalized = finalized;
         }
+        report.orphaned = self.drop_unproposed(service, l1_head.timestamp).await?;
         Ok(report)
+    }
+
+    /// The first block the inbox does not have, if the L1 has passed the end of its window
+    /// (`l1_time`, the L1 head's timestamp, is at or after it): nobody can propose it any more,
+    /// so it and every block on top of it are dead. The node goes back to the inbox's last block
+    /// — the pool takes their transactions back, and the next preconfer builds on what L1 holds.
+    /// (Their signer is slashable for the missed proposal; blocks built on them are not, as their
+    /// commitments name a parent the inbox never had.) Returns how many blocks were dropped.
+    pub async fn drop_unproposed(
+        &self,
+        service: &PreconfService,
+        l1_time: u64,
+    ) -> Result<u64, L1Error> {
+        let head = service.latest().0;
+        let next = self.l1.call(self.inbox, TaikoInbox::nextBlockIdCall {}).await?;
+        if next == 0 || next > head {
+            return Ok(0);
+        }
+        let store = service.store();
+        let Some(block) = store.block_by_number(next).ok().flatten() else { return Ok(0) };
+        let timestamp = block.block.block().header.timestamp;
+        let Some((owner, end)) = service.schedule().window_at(timestamp) else { return Ok(0) };
+        if l1_time < end {
+            return Ok(0); // its window's last L1 block is not out yet
+        }
+        let l1_digest = self.l1.call(self.inbox, TaikoInbox::lastDigestCall {}).await?;
+        if service.digest(next - 1) != Some(l1_digest) {
+            return Ok(0); // our chain differs below: the batches' reconciliation comes first
+        }
+        let Some(parent) = store.canonical_hash(next - 1).ok().flatten() else { return Ok(0) };
+        service
+            .engine()
+            .fork_choice_updated(ForkchoiceState { head: parent, ..Default::default() })
+            .await
+            .map_err(|e| L1Error::Rpc { method: "fork_choice_updated", message: e.to_string() })?;
+        service.forget_from(next);
+        let dropped = head - next + 1;
+        service.metrics().orphaned_blocks.inc_by(dropped);
+        tracing::error!(target: "preconf::reconcile", first = next, last = head, %owner, window_end = end, "window closed without these blocks on L1: dropped, back to the inbox's head");
+        Ok(dropped)
     }
 }

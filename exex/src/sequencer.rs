@@ -45,6 +45,9 @@ pub enum SequencerError {
     /// Signing was refused (slashing protection) or failed.
     #[error(transparent)]
     Signer(#[from] SignerError),
+    /// A block signed before cannot be published again.
+    #[error("resuming: {0}")]
+    Resume(String),
 }
 
 /// Builds and signs the next block; returns the message to publish.

@@ -154,6 +154,12 @@ pub enum TickOutcome {
     AwaitingHandover,
     /// Our window, but preconfirming is halted ([`PreconfService::halt`]): nothing is signed.
     Halted,
+    /// Our window, but we signed a block at the next height before, on another parent (a chain
+    /// the L1 dropped): a second one there is never signed.
+    SignedOnOtherParent {
+        /// The height.
+        height: u64,
+    },
 }
 
 impl PreconfService {
@@ -321,7 +327,29 @@ impl PreconfService {
         let head = parent.number;
         let started_at = std::time::Instant::now();
         let msg = match resume(signer, self.parts.l2_chain_id, head + 1).await? {
-            Some(m) => m,
+            Some(m) => {
+                if m.block.header.parent_hash != parent.hash_slow() {
+                    // we signed this height on another parent (a chain L1 dropped): never a
+                    // second block at one height, so this turn has nothing to add
+                    return Ok(TickOutcome::SignedOnOtherParent { height: head + 1 });
+                }
+                // the engine may have dropped it (a crash before the import, or a revert after
+                // its window closed without it on L1): import it again before committing
+                let sealed = taiko_store::SealedBlock::new_unchecked(
+                    m.block.clone(),
+                    m.commitment.blockHash,
+                );
+                match self.parts.engine.new_payload(sealed, None).await? {
+                    taiko_engine::PayloadStatus::Valid => {}
+                    other => {
+                        return Err(SequencerError::Resume(format!(
+                            "the signed block at {} does not import: {other:?}",
+                            head + 1
+                        )));
+                    }
+                }
+                m
+            }
             None => {
                 if self.parts.skip_empty
                     && !end_of_sequencing
@@ -590,6 +618,11 @@ impl PreconfService {
     /// Our preconfer address (`None` on a follower).
     pub fn address(&self) -> Option<Address> {
         self.parts.signer.as_ref().map(|s| s.address())
+    }
+
+    /// Who owns which window.
+    pub fn schedule(&self) -> &Arc<dyn WindowSchedule> {
+        &self.parts.schedule
     }
 
     /// The metrics.

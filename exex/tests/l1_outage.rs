@@ -294,3 +294,144 @@ async fn a_preconfer_that_cannot_pay_halts_before_its_turn() {
     let out = rt.service.on_tick(tick, tick + BLOCK_MS).await.unwrap();
     assert!(matches!(out, TickOutcome::Preconfirmed { number: 1, .. }), "{out:?}");
 }
+
+/// Proposes the turn ending at `end` (L1 up) and mines slots up to the window's last, which
+/// carries it.
+async fn propose_and_mine(
+    rt: &taiko_preconf_exex::runtime::PreconfRuntime,
+    devnet: &Devnet,
+    mclock: &ManualClock,
+    end: u64,
+) {
+    let clock = devnet.manifest().clock;
+    let propose = rt.propose_in_window(end, mclock as &dyn Clock);
+    let advance = async {
+        until_sent(devnet, clock.slot_at(end)).await;
+        while devnet.next_slot().await <= clock.slot_at(end) {
+            devnet.advance_slot().await.unwrap();
+        }
+        mclock.set_ms(end * 1000);
+    };
+    let (r, ()) = tokio::join!(propose, advance);
+    let (_, mined) = r.unwrap().expect("a turn to propose");
+    assert_eq!(mined.last().unwrap().block_number, devnet.l1.latest().await.unwrap().number);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_that_misses_its_window_is_dropped_and_its_transactions_come_back() {
+    let devnet = devnet().await;
+    let m = devnet.manifest().clone();
+    let clock = m.clock;
+    let proxy = Proxy::start(&m.l1_rpc).await;
+    let mut through_proxy = m.clone();
+    through_proxy.l1_rpc = proxy.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let n = node(&dir.path().join("a")).await;
+    let key: B256 = m.preconfers[0].account.private_key;
+    let rt = common::devnet_runtime_with(
+        &devnet,
+        &through_proxy,
+        &n,
+        &dir.path().join("pa"),
+        Some(key),
+        vec![],
+        BLOCK_MS,
+        Some(1_000),
+    )
+    .await;
+    let first_epoch = until_registered(&devnet, &rt).await;
+    let mclock = ManualClock::new(devnet.clock.now() * 1000);
+    let user = &devnet_accounts()[0];
+    let mut nonce = 0u64;
+    let mut missed: Option<u64> = None; // blocks dropped
+    let mut after_miss = 0; // turns proposed after the miss
+    let mut orphaned_hashes = Vec::new();
+    let mut slot = clock.slot_at(devnet.clock.now());
+    while after_miss < 1 {
+        assert!(slot < clock.first_slot(first_epoch + 8), "the turns come");
+        let now = clock.slot_time(slot);
+        mclock.set_ms(now * 1000);
+        rt.refresh(now).await.unwrap();
+        let mut eos = None;
+        for k in 0..2 {
+            let tick = now * 1000 + k * BLOCK_MS;
+            mclock.set_ms(tick);
+            n.pool
+                .add_raw(TransactionOrigin::Local, &transfer(n.spec.chain_id, user, nonce))
+                .unwrap();
+            nonce += 1;
+            if let TickOutcome::Preconfirmed { end_of_sequencing: true, .. } =
+                rt.service.on_tick(tick, tick + BLOCK_MS).await.unwrap()
+            {
+                eos = rt.schedule.window_at(tick / 1000).map(|(_, end)| end);
+            }
+        }
+        let Some(end) = eos else {
+            devnet.advance_slot().await.unwrap();
+            slot += 1;
+            continue;
+        };
+        if missed.is_none() && n.store.latest_header().unwrap().number >= 3 {
+            // the L1 is away from the turn's end until its window's last block is mined
+            proxy.set_down(true);
+            let propose = rt.propose_in_window(end, &mclock as &dyn Clock);
+            let advance = async {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                devnet.advance_slot().await.unwrap(); // the window's last L1 block, without it
+                mclock.set_ms((end + 1) * 1000);
+            };
+            let (r, ()) = tokio::join!(propose, advance);
+            assert!(r.is_err(), "the window closed: {r:?}");
+            assert_eq!(rt.metrics.proposal_failures.get(), 1);
+            proxy.set_down(false);
+            let before = n.store.latest_header().unwrap().number;
+            let inbox_next =
+                devnet.l1.call(m.contracts.inbox, TaikoInbox::nextBlockIdCall {}).await.unwrap();
+            for b in inbox_next..=before {
+                let blk = n.store.block_by_number(b).unwrap().unwrap().block.block().clone();
+                orphaned_hashes.extend(blk.body.transactions[1..].iter().map(|t| *t.tx_hash()));
+            }
+            let orphan_txs = orphaned_hashes.len();
+            assert!(orphan_txs > 0);
+            let report = rt.reconcile().await.unwrap();
+            assert_eq!(report.orphaned, before - inbox_next + 1, "{report:?}");
+            assert_eq!(
+                n.store.latest_header().unwrap().number,
+                inbox_next - 1,
+                "back to L1's head"
+            );
+            assert_eq!(rt.service.latest().0, inbox_next - 1);
+            for _ in 0..200 {
+                if n.pool.size().pending.count == orphan_txs {
+                    break; // the pool follows the revert through its ExEx
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(n.pool.size().pending.count, orphan_txs, "their transactions are back");
+            assert_eq!(rt.metrics.orphaned_blocks.get(), before - inbox_next + 1);
+            missed = Some(before - inbox_next + 1);
+            slot = clock.slot_at(end) + 1;
+            continue;
+        }
+        propose_and_mine(&rt, &devnet, &mclock, end).await;
+        if missed.is_some() {
+            after_miss += 1;
+        }
+        slot = clock.slot_at(end) + 1;
+    }
+    assert!(missed.is_some());
+    // every transaction sent made it to L1 in the end, once
+    let head = n.store.latest_header().unwrap().number;
+    let next = devnet.l1.call(m.contracts.inbox, TaikoInbox::nextBlockIdCall {}).await.unwrap();
+    assert_eq!(next, head + 1);
+    let mut included = Vec::new();
+    for b in 1..=head {
+        let blk = n.store.block_by_number(b).unwrap().unwrap().block.block().clone();
+        included.extend(blk.body.transactions[1..].iter().map(|t| *t.tx_hash()));
+    }
+    for h in &orphaned_hashes {
+        assert!(included.contains(h), "{h}, dropped with its block, is on L1 again");
+    }
+    let pending = n.pool.size().pending.count;
+    assert_eq!(included.len() + pending, nonce as usize, "no transaction lost: on L1 or pending");
+}
