@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 use alloy::primitives::B256;
 use common::{devnet_runtime, node, transfer, until_registered};
 use taiko_chainspec::devnet_accounts;
-use taiko_devnet::{ClockMode, Devnet, DevnetConfig};
 use taiko_l1::execution::hex_u64;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
@@ -24,17 +23,7 @@ const BLOCK_MS: u64 = 2_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gas_per_l2_block_in_calldata_and_in_blobs() {
-    let devnet = Devnet::start(DevnetConfig {
-        slot_secs: 12,
-        slots_per_epoch: 4,
-        validators: 4,
-        preconfers: 1,
-        validators_per_preconfer: 4,
-        mode: ClockMode::Manual,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let devnet = common::manual_devnet_with_slots(12, 4, 1, 4).await;
     let m = devnet.manifest().clone();
     let dir = tempfile::tempdir().unwrap();
     let n = node(&dir.path().join("a")).await;

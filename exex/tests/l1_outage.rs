@@ -19,7 +19,7 @@ use alloy::primitives::{B256, U256};
 use common::{devnet_runtime, node, transfer, until_registered};
 use taiko_chainspec::devnet_accounts;
 use taiko_contracts::inbox::TaikoInbox;
-use taiko_devnet::{ClockMode, Devnet, DevnetConfig};
+use taiko_devnet::Devnet;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
     clock::{Clock, ManualClock},
@@ -97,34 +97,29 @@ async fn until_sent(devnet: &Devnet, slot: u64) {
 
 /// One preconfer owning one of four validators: every window is its own, of varying length.
 async fn devnet() -> Devnet {
-    Devnet::start(DevnetConfig {
-        slot_secs: 2,
-        slots_per_epoch: 4,
-        validators: 4,
-        preconfers: 1,
-        validators_per_preconfer: 1,
-        mode: ClockMode::Manual,
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    common::manual_devnet(4, 1, 1).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proposals_catch_up_after_two_slots_without_l1() {
-    let devnet = devnet().await;
-    let m = devnet.manifest().clone();
-    let clock = m.clock;
+/// The preconfer's node and extension, its L1 behind a proxy that can be cut.
+struct Proxied {
+    proxy: Proxy,
+    node: taiko_node::RunningNode,
+    rt: taiko_preconf_exex::runtime::PreconfRuntime,
+    _dir: tempfile::TempDir,
+}
+
+async fn proxied(devnet: &Devnet) -> Proxied {
+    let m = devnet.manifest();
     let proxy = Proxy::start(&m.l1_rpc).await;
-    let mut through_proxy = devnet.manifest().clone();
+    let mut through_proxy = m.clone();
     through_proxy.l1_rpc = proxy.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let n = node(&dir.path().join("a")).await;
+    let node = node(&dir.path().join("a")).await;
     let key: B256 = m.preconfers[0].account.private_key;
     let rt = common::devnet_runtime_with(
-        &devnet,
+        devnet,
         &through_proxy,
-        &n,
+        &node,
         &dir.path().join("pa"),
         Some(key),
         vec![],
@@ -132,6 +127,15 @@ async fn proposals_catch_up_after_two_slots_without_l1() {
         Some(1_000),
     )
     .await;
+    Proxied { proxy, node, rt, _dir: dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_catch_up_after_two_slots_without_l1() {
+    let devnet = devnet().await;
+    let m = devnet.manifest().clone();
+    let clock = m.clock;
+    let Proxied { proxy, node: n, rt, _dir } = proxied(&devnet).await;
     let first_epoch = until_registered(&devnet, &rt).await;
     let mclock = Arc::new(ManualClock::new(devnet.clock.now() * 1000));
     let user = &devnet_accounts()[0];
@@ -322,23 +326,7 @@ async fn a_turn_that_misses_its_window_is_dropped_and_its_transactions_come_back
     let devnet = devnet().await;
     let m = devnet.manifest().clone();
     let clock = m.clock;
-    let proxy = Proxy::start(&m.l1_rpc).await;
-    let mut through_proxy = m.clone();
-    through_proxy.l1_rpc = proxy.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let n = node(&dir.path().join("a")).await;
-    let key: B256 = m.preconfers[0].account.private_key;
-    let rt = common::devnet_runtime_with(
-        &devnet,
-        &through_proxy,
-        &n,
-        &dir.path().join("pa"),
-        Some(key),
-        vec![],
-        BLOCK_MS,
-        Some(1_000),
-    )
-    .await;
+    let Proxied { proxy, node: n, rt, _dir } = proxied(&devnet).await;
     let first_epoch = until_registered(&devnet, &rt).await;
     let mclock = ManualClock::new(devnet.clock.now() * 1000);
     let user = &devnet_accounts()[0];

@@ -11,7 +11,6 @@ use alloy::primitives::B256;
 use common::{devnet_runtime, node, transfer, until_registered};
 use taiko_chainspec::devnet_accounts;
 use taiko_contracts::inbox::TaikoInbox;
-use taiko_devnet::{ClockMode, Devnet, DevnetConfig};
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::service::{TickOutcome, WindowSchedule};
 
@@ -19,17 +18,7 @@ const BLOCK_MS: u64 = 1_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_node_without_peers_derives_the_chain_from_l1_then_follows_gossip() {
-    let devnet = Devnet::start(DevnetConfig {
-        slot_secs: 2,
-        slots_per_epoch: 4,
-        validators: 4,
-        preconfers: 1,
-        validators_per_preconfer: 4,
-        mode: ClockMode::Manual,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let devnet = common::manual_devnet(4, 1, 4).await;
     let m = devnet.manifest().clone();
     let dir = tempfile::tempdir().unwrap();
     let na = node(&dir.path().join("a")).await;

@@ -11,7 +11,6 @@ use alloy::primitives::B256;
 use common::{devnet_runtime, node, transfer, until_registered};
 use taiko_chainspec::devnet_accounts;
 use taiko_contracts::inbox::TaikoInbox;
-use taiko_devnet::{ClockMode, Devnet, DevnetConfig};
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::service::{TickOutcome, WindowSchedule};
 
@@ -20,17 +19,7 @@ const BLOCK_MS: u64 = 1_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preconfer_restarted_mid_turn_proposes_the_whole_turn() {
     // one preconfer with one of four validators: windows of several slots
-    let devnet = Devnet::start(DevnetConfig {
-        slot_secs: 2,
-        slots_per_epoch: 4,
-        validators: 4,
-        preconfers: 1,
-        validators_per_preconfer: 1,
-        mode: ClockMode::Manual,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let devnet = common::manual_devnet(4, 1, 1).await;
     let m = devnet.manifest().clone();
     let clock = m.clock;
     let dir = tempfile::tempdir().unwrap();

@@ -178,8 +178,18 @@ pub async fn manual_devnet(
     preconfers: usize,
     validators_per_preconfer: usize,
 ) -> taiko_devnet::Devnet {
+    manual_devnet_with_slots(2, validators, preconfers, validators_per_preconfer).await
+}
+
+/// A devnet with a manual clock, `slot_secs`-s slots and 4-slot epochs.
+pub async fn manual_devnet_with_slots(
+    slot_secs: u64,
+    validators: usize,
+    preconfers: usize,
+    validators_per_preconfer: usize,
+) -> taiko_devnet::Devnet {
     taiko_devnet::Devnet::start(taiko_devnet::DevnetConfig {
-        slot_secs: 2,
+        slot_secs,
         slots_per_epoch: 4,
         validators,
         preconfers,
