@@ -216,6 +216,23 @@ impl Reconciler {
         Ok(())
     }
 
+    /// Makes `info`'s blocks ours from L1 (its calldata, or its blobs): replacing ours
+    /// (`replace`), or building those beyond our head.
+    async fn take_from_l1(
+        &self,
+        service: &PreconfService,
+        info: &BatchInfo,
+        calldata: &[u8],
+        replace: bool,
+    ) -> Result<(), AdoptError> {
+        let list = self.tx_list(info, calldata).await?;
+        if replace {
+            self.adopt_l1_batch(service, info, &list).await
+        } else {
+            self.extend_from_l1(service, info, &list).await
+        }
+    }
+
     /// Builds the blocks of a batch that lie beyond our head on top of it (the blocks of the
     /// batch we already have must be the batch's; otherwise L1 wins, as in
     /// [`Self::adopt_l1_batch`]).
@@ -242,7 +259,7 @@ impl Reconciler {
                 b.coinbase,
             );
         }
-        let have_up_to = head.max(first - 1);
+        let have_up_to = head.min(info.lastBlockId).max(first - 1);
         if service.digest(have_up_to) != Some(digest) {
             return self.adopt_l1_batch(service, info, tx_list).await;
         }
@@ -340,46 +357,36 @@ impl Reconciler {
                     safe = Some(info.lastBlockId);
                     matched.push((l1_block, info.lastBlockId));
                 }
-                None => {
-                    // beyond our head: L1 is the source (a syncing node, or missed gossip)
-                    let derived = async {
-                        let list = self.tx_list(&info, &ev.txList).await?;
-                        self.extend_from_l1(service, &info, &list).await
-                    };
-                    match derived.await {
-                        Ok(()) if service.digest(info.lastBlockId) == Some(info.digest) => {
-                            report.derived += 1;
-                            safe = Some(info.lastBlockId);
-                            matched.push((l1_block, info.lastBlockId));
-                        }
-                        outcome => {
-                            tracing::warn!(target: "preconf::reconcile", batch = info.batchId, ?outcome, "could not derive the batch from L1; trying again next poll");
-                            next_from = l1_block;
-                            break;
-                        }
+                ours => {
+                    // beyond our head (a syncing node, or missed gossip), or different: L1 is
+                    // the source
+                    if let Some(d) = ours {
+                        tracing::error!(target: "preconf::reconcile", batch = info.batchId, last = info.lastBlockId, l1 = %info.digest, ours = %d, "L1 batch differs from the preconfirmed chain");
+                        service.metrics().l1_mismatches.inc();
+                        report.mismatches.push(Mismatch {
+                            batch_id: info.batchId,
+                            last_block: info.lastBlockId,
+                            l1_digest: info.digest,
+                            our_digest: Some(d),
+                        });
                     }
-                }
-                Some(d) => {
-                    tracing::error!(target: "preconf::reconcile", batch = info.batchId, last = info.lastBlockId, l1 = %info.digest, ours = %d, "L1 batch differs from the preconfirmed chain");
-                    service.metrics().l1_mismatches.inc();
-                    report.mismatches.push(Mismatch {
-                        batch_id: info.batchId,
-                        last_block: info.lastBlockId,
-                        l1_digest: info.digest,
-                        our_digest: Some(d),
-                    });
-                    let adopted = async {
-                        let list = self.tx_list(&info, &ev.txList).await?;
-                        self.adopt_l1_batch(service, &info, &list).await
-                    };
-                    match adopted.await {
+                    let replace = ours.is_some();
+                    match self.take_from_l1(service, &info, &ev.txList, replace).await {
                         Ok(()) if service.digest(info.lastBlockId) == Some(info.digest) => {
-                            report.reorged += 1;
+                            if replace {
+                                report.reorged += 1;
+                            } else {
+                                report.derived += 1;
+                            }
                             safe = Some(info.lastBlockId);
                             matched.push((l1_block, info.lastBlockId));
                         }
                         outcome => {
-                            tracing::error!(target: "preconf::reconcile", batch = info.batchId, ?outcome, "could not adopt L1's blocks");
+                            if replace {
+                                tracing::error!(target: "preconf::reconcile", batch = info.batchId, ?outcome, "could not adopt L1's blocks");
+                            } else {
+                                tracing::warn!(target: "preconf::reconcile", batch = info.batchId, ?outcome, "could not derive the batch from L1; trying again next poll");
+                            }
                             next_from = l1_block;
                             break;
                         }

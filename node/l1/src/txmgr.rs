@@ -279,12 +279,17 @@ impl TxManager {
         blocks_ahead: u32,
     ) -> Result<U256, L1Error> {
         let cap = self.fee_cap(self.l1.base_fee().await?, blocks_ahead);
-        let blob_cap = if requests.iter().any(|r| r.sidecar.is_some()) {
-            self.blob_fee_cap(self.l1.blob_base_fee().await?)
-        } else {
-            0
-        };
+        let blob_cap = self.blob_cap_for(requests).await?;
         Ok(requests.iter().map(|r| r.max_cost(cap, blob_cap)).fold(U256::ZERO, |a, b| a + b))
+    }
+
+    /// The blob fee cap for `requests` now: 0 when none carries blobs (no blob base fee read).
+    async fn blob_cap_for(&self, requests: &[TxRequest]) -> Result<u128, L1Error> {
+        if requests.iter().any(|r| r.sidecar.is_some()) {
+            Ok(self.blob_fee_cap(self.l1.blob_base_fee().await?))
+        } else {
+            Ok(0)
+        }
     }
 
     /// The blob fee cap at `blob_base_fee`: twice it (at least 1 wei).
@@ -303,11 +308,7 @@ impl TxManager {
         let base_fee = self.l1.base_fee().await?;
         let nonce = self.mined_nonce().await?;
         let cap = self.fee_cap(base_fee, blocks_ahead);
-        let blob_cap = if requests.iter().any(|r| r.sidecar.is_some()) {
-            self.blob_fee_cap(self.l1.blob_base_fee().await?)
-        } else {
-            0
-        };
+        let blob_cap = self.blob_cap_for(requests).await?;
         let out = {
             let mut offered = self.offered.lock();
             offered.retain(|n, _| *n >= nonce);
@@ -399,7 +400,7 @@ impl TxManager {
                 (env.encoded_2718(), hash)
             }
         };
-        Ok(SignedTx { nonce, request, max_fee, tip: tip.min(max_fee), max_blob_fee, raw, hash })
+        Ok(SignedTx { nonce, request, max_fee, tip, max_blob_fee, raw, hash })
     }
 
     async fn check_funds(&self, txs: &[SignedTx]) -> Result<(), TxError> {
