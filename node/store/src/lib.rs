@@ -1,30 +1,44 @@
 //! Persistent storage of the L2 chain: blocks, receipts, the transaction index, the flat state
-//! (accounts, storage, code), per-block state reverts and the heads, in one [redb] file.
+//! (accounts, storage, code), per-block state reverts and the heads, in one [redb] file, with a
+//! block log in front of it.
 //!
 //! # Design
 //!
-//! - **One atomic write per block.** [`Store::commit_block`] writes the header, body, senders,
-//!   receipts, tx-index entries, the new account/storage/code values, the block's revert record
-//!   and the new `latest` head in a single redb write transaction, committed durably. A kill at
-//!   any point leaves either the previous block or this one, never a mix.
-//! - **Flat state for reads.** Execution and RPC read accounts and slots from their tables
-//!   through a [`StateProvider`], a redb read snapshot that implements revm's `DatabaseRef`.
-//!   Readers never block the writer and always see one consistent block.
+//! - **One durable, sequential write per block.** [`Store::commit_block`] appends the whole block
+//!   (header, body, senders, receipts and state changes) as one checksummed record to the block
+//!   log and syncs it; only then does the block become `latest`. A kill at any point leaves
+//!   either the previous block or this one, never a mix: a torn record fails its checksum and
+//!   is cut off when the store reopens.
+//! - **Tables written behind the head.** The random writes into redb's B-trees (state values,
+//!   revert records, bodies, receipts, the tx index) are what a block costs most to persist, and
+//!   they grow with the size of the state. An applier thread writes them, batching whatever
+//!   blocks are waiting into one redb transaction, and clears the log whenever every record in
+//!   it is in the tables. Reopening replays the records the tables do not have yet. Until a
+//!   block is applied it is served from memory: every read — state, headers, blocks, the tx
+//!   index, heads — looks there first. [`StoreOptions::max_unapplied_blocks`] bounds how far
+//!   the tables may fall behind; [`Store::flush`] waits for them.
+//! - **Flat state for reads.** Execution and RPC read accounts and slots through a
+//!   [`StateProvider`]: the not-yet-applied blocks' changes over a redb read snapshot, which
+//!   implements revm's `DatabaseRef`. Readers never block the writer and always see one
+//!   consistent block.
 //! - **Incremental state root.** The Merkle-Patricia tries live in memory ([`StateTrie`]), built
 //!   from the flat state when the store opens and checked against the head's state root. After
 //!   that each block only re-hashes the paths it touched, so its cost grows with what it changes
 //!   and not with the size of the state. Because the tries are derived, not stored, a crash can
 //!   never leave them inconsistent with the tables.
-//! - **Reverts for unwinding.** Every block stores the previous values of what it changed.
-//!   [`Store::unwind_to`] applies them newest-first to the tables and the tries, within the
-//!   configured revert window, restoring the exact earlier state root.
+//! - **Reverts for unwinding.** Every applied block stores the previous values of what it
+//!   changed. [`Store::unwind_to`] first lets the applier catch up, then applies them
+//!   newest-first to the tables and the tries, within the configured revert window, restoring
+//!   the exact earlier state root.
 //!
 //! The engine is the only writer; it applies a block to the tries speculatively
 //! ([`Store::apply_to_trie`]), compares the root, then commits or undoes.
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod block_log;
 mod changes;
+mod mem;
 mod primitives;
 mod provider;
 mod state_root;
@@ -39,15 +53,19 @@ use alloy::{
     consensus::{Header, ReceiptEnvelope, TxEnvelope},
     eips::BlockNumHash,
     primitives::{Address, B256, U256, keccak256},
-    rlp::{Decodable, Encodable},
+    rlp::Decodable,
 };
+use block_log::BlockLog;
+use mem::MemBlock;
+use parking_lot::{Condvar, Mutex as PlMutex, RwLock};
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::{
+    collections::VecDeque,
     path::Path,
     sync::{Arc, Mutex, MutexGuard},
 };
 use taiko_chainspec::ChainSpec;
-use tracing::{debug, info};
+use tracing::{debug, error, info, warn};
 
 const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
 const CANONICAL: TableDefinition<u64, &[u8]> = TableDefinition::new("canonical_hashes");
@@ -124,6 +142,12 @@ pub enum StoreError {
         /// The oldest block whose state can be served.
         oldest: u64,
     },
+    /// The block log could not be read or written.
+    #[error("block log: {0}")]
+    Log(std::io::Error),
+    /// The applier cannot write committed blocks to the tables (they stay in the block log).
+    #[error("writing committed blocks to the tables: {0}")]
+    Applier(String),
     /// An account leaf in the trie did not decode.
     #[error(transparent)]
     Trie(#[from] state_root::CorruptLeaf),
@@ -153,11 +177,14 @@ db_err!(
 pub struct StoreOptions {
     /// How many of the newest blocks keep their revert records (the deepest possible reorg).
     pub revert_window: u64,
+    /// Most blocks that may be durable in the block log but not yet written to the tables;
+    /// [`Store::commit_block`] waits for the applier beyond it (bounding memory and the log).
+    pub max_unapplied_blocks: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { revert_window: 1024 }
+        Self { revert_window: 1024, max_unapplied_blocks: 64 }
     }
 }
 
@@ -184,10 +211,49 @@ pub struct TxLocation {
 /// The chain store. Cheap to share behind an [`Arc`]; the engine is its only writer.
 #[derive(Debug)]
 pub struct Store {
+    shared: Arc<Shared>,
+    trie: Mutex<StateTrie>,
+    applier: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the store and its applier thread share.
+#[derive(Debug)]
+struct Shared {
     db: Database,
     spec: Arc<ChainSpec>,
-    trie: Mutex<StateTrie>,
     options: StoreOptions,
+    /// Lock order: `log`, then `mem`, then `control`.
+    log: PlMutex<BlockLog>,
+    mem: RwLock<Mem>,
+    control: PlMutex<Control>,
+    /// Signalled on every change of `mem` or `control`.
+    changed: Condvar,
+}
+
+/// The chain above the tables.
+#[derive(Debug)]
+struct Mem {
+    /// Last block written to the tables.
+    applied: u64,
+    /// Blocks `applied + 1 ..= latest`, oldest first.
+    blocks: VecDeque<Arc<MemBlock>>,
+    heads: Heads,
+    /// `safe`/`finalized` moved since the tables last recorded them.
+    heads_dirty: bool,
+}
+
+impl Mem {
+    fn block(&self, number: u64) -> Option<&Arc<MemBlock>> {
+        let i = number.checked_sub(self.applied + 1)?;
+        self.blocks.get(usize::try_from(i).ok()?)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Control {
+    stop: bool,
+    /// The applier's last failure, cleared by its next success.
+    error: Option<String>,
 }
 
 fn slot_key(address: &Address, slot: &U256) -> [u8; 52] {
@@ -205,20 +271,52 @@ fn decode<T: Decodable>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     T::decode(&mut &bytes[..]).map_err(|e| corrupt(format!("{what}: {e}")))
 }
 
+fn read_u64(meta: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64, StoreError> {
+    let v = meta.get(key)?.ok_or_else(|| corrupt(format!("missing head {key}")))?;
+    Ok(u64::from_be_bytes(v.value().try_into().map_err(|_| corrupt("head"))?))
+}
+
 impl Store {
-    /// Opens (or creates) the store at `path` for the chain `spec`.
+    /// Opens (or creates) the store at `path` for the chain `spec`; the block log lives beside
+    /// it (`path` with `.blocklog` appended).
     ///
     /// A new store is initialised with the genesis state. An existing store is checked to belong
-    /// to the same genesis, its tries are rebuilt from the flat state and their root is checked
-    /// against the head's header.
+    /// to the same genesis, the block log's records the tables lack are applied, the tries are
+    /// rebuilt from the flat state and their root is checked against the head's header.
     pub fn open(
         path: impl AsRef<Path>,
         spec: Arc<ChainSpec>,
         options: StoreOptions,
     ) -> Result<Self, StoreError> {
         let db = Database::create(path.as_ref())?;
-        let store = Self { db, spec, trie: Mutex::new(StateTrie::default()), options };
-        store.init_genesis()?;
+        let mut log_path = path.as_ref().as_os_str().to_owned();
+        log_path.push(".blocklog");
+        let (log, records) = BlockLog::open(Path::new(&log_path)).map_err(StoreError::Log)?;
+        let unknown = BlockNumHash::default();
+        let shared = Arc::new(Shared {
+            db,
+            spec,
+            options,
+            log: PlMutex::new(log),
+            mem: RwLock::new(Mem {
+                applied: 0,
+                blocks: VecDeque::new(),
+                heads: Heads { latest: unknown, safe: unknown, finalized: unknown },
+                heads_dirty: false,
+            }),
+            control: PlMutex::new(Control::default()),
+            changed: Condvar::new(),
+        });
+        shared.init_genesis()?;
+        let heads = shared.table_heads()?;
+        {
+            let mut mem = shared.mem.write();
+            mem.applied = heads.latest.number;
+            mem.heads = heads;
+        }
+        shared.replay(records)?;
+        let mut store =
+            Self { shared: shared.clone(), trie: Mutex::new(StateTrie::default()), applier: None };
         store.rebuild_trie()?;
         let latest = store.latest_header()?;
         let computed = store.trie().root();
@@ -229,19 +327,340 @@ impl Store {
                 computed,
             });
         }
+        let applier = std::thread::Builder::new()
+            .name("store-applier".into())
+            .spawn(move || shared.run_applier())
+            .map_err(StoreError::Log)?;
         info!(target: "store", head = latest.number, root = %computed, "store opened");
+        store.applier = Some(applier);
         Ok(store)
     }
 
     /// The chain spec this store was opened with.
     pub fn chain_spec(&self) -> &Arc<ChainSpec> {
-        &self.spec
+        &self.shared.spec
     }
 
     fn trie(&self) -> MutexGuard<'_, StateTrie> {
         self.trie.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Rebuilds the in-memory tries from the flat state (every block applied).
+    fn rebuild_trie(&self) -> Result<(), StoreError> {
+        let r = self.shared.db.begin_read()?;
+        let accounts = r.open_table(ACCOUNTS)?;
+        let storage = r.open_table(STORAGE)?;
+        let mut accs = Vec::with_capacity(accounts.len()? as usize);
+        for entry in accounts.iter()? {
+            let (k, v) = entry?;
+            let acc = Account::decode(v.value()).ok_or_else(|| corrupt("account record"))?;
+            accs.push((Address::from_slice(k.value()), acc));
+        }
+        let mut slots = Vec::with_capacity(storage.len()? as usize);
+        for entry in storage.iter()? {
+            let (k, v) = entry?;
+            let k = k.value();
+            slots.push((
+                Address::from_slice(&k[..20]),
+                U256::from_be_slice(&k[20..]),
+                U256::from_be_slice(v.value()),
+            ));
+        }
+        let started = std::time::Instant::now();
+        let mut trie = StateTrie::from_state(accs, slots);
+        let root = trie.root();
+        debug!(target: "store", %root, elapsed = ?started.elapsed(), "rebuilt state trie");
+        *self.trie() = trie;
+        Ok(())
+    }
+
+    /// A read snapshot of the state at the current `latest` block.
+    pub fn state(&self) -> Result<StateProvider, StoreError> {
+        self.snapshot(None)
+    }
+
+    /// A read snapshot of the state after canonical block `number`, which must be within the
+    /// revert window ([`StoreError::StateUnavailable`] otherwise).
+    pub fn state_at(&self, number: u64) -> Result<StateProvider, StoreError> {
+        self.snapshot(Some(number))
+    }
+
+    fn snapshot(&self, at: Option<u64>) -> Result<StateProvider, StoreError> {
+        // The read transaction is begun while the chain above the tables cannot shrink, so it
+        // covers at least every block the copied list lacks.
+        let mem = self.shared.mem.read();
+        let txn = self.shared.db.begin_read()?;
+        let blocks: Vec<Arc<MemBlock>> = mem.blocks.iter().cloned().collect();
+        let latest = mem.heads.latest.number;
+        drop(mem);
+        StateProvider::new(txn, at, latest, blocks)
+    }
+
+    /// The heads.
+    pub fn heads(&self) -> Result<Heads, StoreError> {
+        Ok(self.shared.mem.read().heads)
+    }
+
+    /// The header of the `latest` block.
+    pub fn latest_header(&self) -> Result<Header, StoreError> {
+        let latest = self.heads()?.latest;
+        self.header_by_number(latest.number)?.ok_or_else(|| corrupt("missing latest header"))
+    }
+
+    /// Moves the `safe` and `finalized` heads (both must be canonical, `finalized ≤ safe`).
+    /// The tables record them with the applier's next write.
+    pub fn set_safe_finalized(&self, safe: u64, finalized: u64) -> Result<(), StoreError> {
+        let hash = |n: u64| -> Result<BlockNumHash, StoreError> {
+            let h = self.canonical_hash(n)?.ok_or_else(|| corrupt(format!("no hash for head {n}")))?;
+            Ok(BlockNumHash::new(n, h))
+        };
+        let (safe, finalized) = (hash(safe)?, hash(finalized)?);
+        {
+            let mut mem = self.shared.mem.write();
+            mem.heads.safe = safe;
+            mem.heads.finalized = finalized;
+            mem.heads_dirty = true;
+        }
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    /// A canonical header by number.
+    pub fn header_by_number(&self, number: u64) -> Result<Option<Header>, StoreError> {
+        if let Some(b) = self.shared.mem.read().block(number) {
+            return Ok(Some(b.executed.block.header().clone()));
+        }
+        let r = self.shared.db.begin_read()?;
+        let t = r.open_table(HEADERS)?;
+        t.get(number)?.map(|v| decode(v.value(), "header")).transpose()
+    }
+
+    /// The canonical hash at `number`.
+    pub fn canonical_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        if let Some(b) = self.shared.mem.read().block(number) {
+            return Ok(Some(b.hash()));
+        }
+        let r = self.shared.db.begin_read()?;
+        let t = r.open_table(CANONICAL)?;
+        Ok(t.get(number)?.map(|v| B256::from_slice(v.value())))
+    }
+
+    /// The number of a canonical block by hash.
+    pub fn block_number(&self, hash: B256) -> Result<Option<u64>, StoreError> {
+        if let Some(b) = self.shared.mem.read().blocks.iter().find(|b| b.hash() == hash) {
+            return Ok(Some(b.number()));
+        }
+        let r = self.shared.db.begin_read()?;
+        let t = r.open_table(HASH_TO_NUMBER)?;
+        Ok(t.get(hash.as_slice())?.map(|v| v.value()))
+    }
+
+    /// A canonical block with its senders and receipts.
+    pub fn block_by_number(&self, number: u64) -> Result<Option<ExecutedBlock>, StoreError> {
+        if let Some(b) = self.shared.mem.read().block(number) {
+            return Ok(Some(b.executed.clone()));
+        }
+        let r = self.shared.db.begin_read()?;
+        let Some(header) = r.open_table(HEADERS)?.get(number)? else { return Ok(None) };
+        let header: Header = decode(header.value(), "header")?;
+        let body = r.open_table(BODIES)?.get(number)?.ok_or_else(|| corrupt("missing body"))?;
+        let txs: Vec<TxEnvelope> = decode(body.value(), "body")?;
+        let rc = r.open_table(RECEIPTS)?.get(number)?.ok_or_else(|| corrupt("missing receipts"))?;
+        let receipts: Vec<ReceiptEnvelope> = decode(rc.value(), "receipts")?;
+        let s = r.open_table(SENDERS)?.get(number)?.ok_or_else(|| corrupt("missing senders"))?;
+        let senders = s.value().chunks_exact(20).map(Address::from_slice).collect();
+        Ok(Some(ExecutedBlock { block: SealedBlock::from_parts(header, txs), senders, receipts }))
+    }
+
+    /// Where a transaction sits in the canonical chain.
+    pub fn transaction_location(&self, hash: B256) -> Result<Option<TxLocation>, StoreError> {
+        for b in self.shared.mem.read().blocks.iter().rev() {
+            if let Some(i) = b.executed.block.transactions().iter().position(|t| *t.tx_hash() == hash)
+            {
+                return Ok(Some(TxLocation { block_number: b.number(), index: i as u32 }));
+            }
+        }
+        let r = self.shared.db.begin_read()?;
+        let t = r.open_table(TX_INDEX)?;
+        let Some(v) = t.get(hash.as_slice())? else { return Ok(None) };
+        let v = v.value();
+        if v.len() != 12 {
+            return Err(corrupt("tx index entry"));
+        }
+        Ok(Some(TxLocation {
+            block_number: u64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
+            index: u32::from_be_bytes(v[8..].try_into().expect("4 bytes")),
+        }))
+    }
+
+    /// Applies a block's changes to the tries and returns the new state root with the record
+    /// that undoes them. Call [`Self::commit_block`] or [`Self::undo_trie`] next.
+    pub fn apply_to_trie(&self, changes: &StateChanges) -> Result<(B256, TrieUndo), StoreError> {
+        Ok(self.trie().apply(changes)?)
+    }
+
+    /// Undoes [`Self::apply_to_trie`].
+    pub fn undo_trie(&self, undo: TrieUndo) {
+        self.trie().undo(undo);
+    }
+
+    /// The state root of the tries as they are now.
+    pub fn trie_root(&self) -> B256 {
+        self.trie().root()
+    }
+
+    /// Makes a block that extends `latest` durable (one synced append to the block log) and
+    /// makes it `latest`; the applier writes it to the tables afterwards. The tries must already
+    /// hold its changes (see [`Self::apply_to_trie`]).
+    ///
+    /// Waits first while [`StoreOptions::max_unapplied_blocks`] blocks are waiting for the
+    /// applier.
+    pub fn commit_block(
+        &self,
+        executed: &ExecutedBlock,
+        changes: &StateChanges,
+    ) -> Result<(), StoreError> {
+        let block = &executed.block;
+        let number = block.number();
+        let head = self.heads()?.latest;
+        if number != head.number + 1 || block.header().parent_hash != head.hash {
+            return Err(StoreError::NotChildOfHead { number, hash: block.hash(), head });
+        }
+        self.shared.wait_for(|mem| mem.blocks.len() < self.shared.options.max_unapplied_blocks)?;
+        let mem_block = Arc::new(MemBlock::new(executed.clone(), changes.clone()));
+        let record = mem_block.record();
+        {
+            let mut log = self.shared.log.lock();
+            log.append(&record).map_err(StoreError::Log)?;
+            let mut mem = self.shared.mem.write();
+            mem.blocks.push_back(mem_block);
+            mem.heads.latest = block.num_hash();
+        }
+        self.shared.changed.notify_all();
+        debug!(target: "store", number, hash = %block.hash(), txs = block.transactions().len(), bytes = record.len(), "committed block");
+        Ok(())
+    }
+
+    /// Waits until every committed block is written to the tables (and the block log is
+    /// empty). Fails with the applier's error if it cannot write them.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.shared.wait_for(|mem| mem.blocks.is_empty() && !mem.heads_dirty)
+    }
+
+    /// Committed blocks not yet written to the tables.
+    pub fn unapplied_blocks(&self) -> usize {
+        self.shared.mem.read().blocks.len()
+    }
+
+    /// Unwinds the canonical chain to `target` (which stays), restoring the state as it was
+    /// after `target`, and returns the removed blocks, oldest first. One atomic write, after
+    /// the applier has caught up.
+    pub fn unwind_to(&self, target: u64) -> Result<Vec<ExecutedBlock>, StoreError> {
+        let latest = self.heads()?.latest.number;
+        if target >= latest {
+            return Ok(vec![]);
+        }
+        let oldest = latest.saturating_sub(self.shared.options.revert_window);
+        if target < oldest {
+            return Err(StoreError::UnwindBeyondWindow { target, oldest });
+        }
+        self.flush()?;
+        // Every record is applied; none may be replayed over the shorter chain.
+        self.shared.log.lock().clear().map_err(StoreError::Log)?;
+        let mut removed = Vec::with_capacity((latest - target) as usize);
+        for n in target + 1..=latest {
+            removed.push(self.block_by_number(n)?.ok_or_else(|| corrupt("missing block"))?);
+        }
+        let expected = self.header_by_number(target)?.ok_or_else(|| corrupt("missing header"))?;
+        let result = self.unwind_inner(target, latest, &removed, expected.state_root);
+        if result.is_err() {
+            // The tries may hold part of the unwind; the tables do not. Rebuild from them.
+            self.rebuild_trie()?;
+        }
+        result?;
+        let heads = self.shared.table_heads()?;
+        {
+            let mut mem = self.shared.mem.write();
+            mem.applied = heads.latest.number;
+            mem.heads = heads;
+        }
+        info!(target: "store", from = latest, to = target, "unwound chain");
+        Ok(removed)
+    }
+
+    fn unwind_inner(
+        &self,
+        target: u64,
+        latest: u64,
+        removed: &[ExecutedBlock],
+        expected_root: B256,
+    ) -> Result<(), StoreError> {
+        let mut w = self.shared.db.begin_write()?;
+        w.set_durability(Durability::Immediate);
+        {
+            for n in (target + 1..=latest).rev() {
+                let revert = {
+                    let t = w.open_table(REVERTS)?;
+                    let v =
+                        t.get(n)?.ok_or(StoreError::UnwindBeyondWindow { target, oldest: n })?;
+                    StateChanges::decode(v.value()).ok_or_else(|| corrupt("revert record"))?
+                };
+                write_state(&w, &revert)?;
+                let (_, undo) = self.trie().apply(&revert)?;
+                drop(undo);
+                w.open_table(REVERTS)?.remove(n)?;
+            }
+            let mut index = w.open_table(TX_INDEX)?;
+            let mut by_hash = w.open_table(HASH_TO_NUMBER)?;
+            for b in removed {
+                let n = b.block.number();
+                for tx in b.block.transactions() {
+                    index.remove(tx.tx_hash().as_slice())?;
+                }
+                by_hash.remove(b.block.hash().as_slice())?;
+                w.open_table(HEADERS)?.remove(n)?;
+                w.open_table(CANONICAL)?.remove(n)?;
+                w.open_table(BODIES)?.remove(n)?;
+                w.open_table(SENDERS)?.remove(n)?;
+                w.open_table(RECEIPTS)?.remove(n)?;
+            }
+            let mut meta = w.open_table(META)?;
+            meta.insert(META_LATEST, target.to_be_bytes().as_slice())?;
+            for head in [META_SAFE, META_FINALIZED] {
+                let cur = meta
+                    .get(head)?
+                    .map(|v| u64::from_be_bytes(v.value().try_into().unwrap_or_default()))
+                    .unwrap_or(0);
+                if cur > target {
+                    meta.insert(head, target.to_be_bytes().as_slice())?;
+                }
+            }
+        }
+        let computed = self.trie().root();
+        if computed != expected_root {
+            return Err(StoreError::StateRootMismatch {
+                number: target,
+                expected: expected_root,
+                computed,
+            });
+        }
+        w.commit()?;
+        Ok(())
+    }
+}
+
+impl Drop for Store {
+    /// Lets the applier write every committed block, then stops it.
+    fn drop(&mut self) {
+        self.shared.control.lock().stop = true;
+        self.shared.changed.notify_all();
+        if let Some(applier) = self.applier.take() {
+            let _ = applier.join();
+        }
+    }
+}
+
+impl Shared {
     fn init_genesis(&self) -> Result<(), StoreError> {
         let expected = self.spec.genesis_hash();
         {
@@ -309,54 +728,13 @@ impl Store {
         Ok(())
     }
 
-    /// Rebuilds the in-memory tries from the flat state.
-    fn rebuild_trie(&self) -> Result<(), StoreError> {
-        let r = self.db.begin_read()?;
-        let accounts = r.open_table(ACCOUNTS)?;
-        let storage = r.open_table(STORAGE)?;
-        let mut accs = Vec::with_capacity(accounts.len()? as usize);
-        for entry in accounts.iter()? {
-            let (k, v) = entry?;
-            let acc = Account::decode(v.value()).ok_or_else(|| corrupt("account record"))?;
-            accs.push((Address::from_slice(k.value()), acc));
-        }
-        let mut slots = Vec::with_capacity(storage.len()? as usize);
-        for entry in storage.iter()? {
-            let (k, v) = entry?;
-            let k = k.value();
-            slots.push((
-                Address::from_slice(&k[..20]),
-                U256::from_be_slice(&k[20..]),
-                U256::from_be_slice(v.value()),
-            ));
-        }
-        let started = std::time::Instant::now();
-        let mut trie = StateTrie::from_state(accs, slots);
-        let root = trie.root();
-        debug!(target: "store", %root, elapsed = ?started.elapsed(), "rebuilt state trie");
-        *self.trie() = trie;
-        Ok(())
-    }
-
-    /// A read snapshot of the state at the current `latest` block.
-    pub fn state(&self) -> Result<StateProvider, StoreError> {
-        StateProvider::new(self.db.begin_read()?, None)
-    }
-
-    /// A read snapshot of the state after canonical block `number`, which must be within the
-    /// revert window ([`StoreError::StateUnavailable`] otherwise).
-    pub fn state_at(&self, number: u64) -> Result<StateProvider, StoreError> {
-        StateProvider::new(self.db.begin_read()?, Some(number))
-    }
-
-    /// The heads.
-    pub fn heads(&self) -> Result<Heads, StoreError> {
+    /// The heads as the tables record them.
+    fn table_heads(&self) -> Result<Heads, StoreError> {
         let r = self.db.begin_read()?;
         let meta = r.open_table(META)?;
         let canonical = r.open_table(CANONICAL)?;
         let head = |key: &str| -> Result<BlockNumHash, StoreError> {
-            let n = meta.get(key)?.ok_or_else(|| corrupt(format!("missing head {key}")))?;
-            let n = u64::from_be_bytes(n.value().try_into().map_err(|_| corrupt("head"))?);
+            let n = read_u64(&meta, key)?;
             let h = canonical.get(n)?.ok_or_else(|| corrupt(format!("no hash for head {n}")))?;
             Ok(BlockNumHash::new(n, B256::from_slice(h.value())))
         };
@@ -367,230 +745,170 @@ impl Store {
         })
     }
 
-    /// The header of the `latest` block.
-    pub fn latest_header(&self) -> Result<Header, StoreError> {
-        let latest = self.heads()?.latest;
-        self.header_by_number(latest.number)?.ok_or_else(|| corrupt("missing latest header"))
-    }
-
-    /// Moves the `safe` and `finalized` heads (both must be canonical, `finalized ≤ safe`).
-    pub fn set_safe_finalized(&self, safe: u64, finalized: u64) -> Result<(), StoreError> {
-        let mut w = self.db.begin_write()?;
-        w.set_durability(Durability::Immediate);
-        {
-            let mut meta = w.open_table(META)?;
-            meta.insert(META_SAFE, safe.to_be_bytes().as_slice())?;
-            meta.insert(META_FINALIZED, finalized.to_be_bytes().as_slice())?;
-        }
-        w.commit()?;
-        Ok(())
-    }
-
-    /// A canonical header by number.
-    pub fn header_by_number(&self, number: u64) -> Result<Option<Header>, StoreError> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(HEADERS)?;
-        t.get(number)?.map(|v| decode(v.value(), "header")).transpose()
-    }
-
-    /// The canonical hash at `number`.
-    pub fn canonical_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(CANONICAL)?;
-        Ok(t.get(number)?.map(|v| B256::from_slice(v.value())))
-    }
-
-    /// The number of a canonical block by hash.
-    pub fn block_number(&self, hash: B256) -> Result<Option<u64>, StoreError> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(HASH_TO_NUMBER)?;
-        Ok(t.get(hash.as_slice())?.map(|v| v.value()))
-    }
-
-    /// A canonical block with its senders and receipts.
-    pub fn block_by_number(&self, number: u64) -> Result<Option<ExecutedBlock>, StoreError> {
-        let r = self.db.begin_read()?;
-        let Some(header) = r.open_table(HEADERS)?.get(number)? else { return Ok(None) };
-        let header: Header = decode(header.value(), "header")?;
-        let body = r.open_table(BODIES)?.get(number)?.ok_or_else(|| corrupt("missing body"))?;
-        let txs: Vec<TxEnvelope> = decode(body.value(), "body")?;
-        let rc = r.open_table(RECEIPTS)?.get(number)?.ok_or_else(|| corrupt("missing receipts"))?;
-        let receipts: Vec<ReceiptEnvelope> = decode(rc.value(), "receipts")?;
-        let s = r.open_table(SENDERS)?.get(number)?.ok_or_else(|| corrupt("missing senders"))?;
-        let senders = s.value().chunks_exact(20).map(Address::from_slice).collect();
-        Ok(Some(ExecutedBlock { block: SealedBlock::from_parts(header, txs), senders, receipts }))
-    }
-
-    /// Where a transaction sits in the canonical chain.
-    pub fn transaction_location(&self, hash: B256) -> Result<Option<TxLocation>, StoreError> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(TX_INDEX)?;
-        let Some(v) = t.get(hash.as_slice())? else { return Ok(None) };
-        let v = v.value();
-        if v.len() != 12 {
-            return Err(corrupt("tx index entry"));
-        }
-        Ok(Some(TxLocation {
-            block_number: u64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
-            index: u32::from_be_bytes(v[8..].try_into().expect("4 bytes")),
-        }))
-    }
-
-    /// Applies a block's changes to the tries and returns the new state root with the record
-    /// that undoes them. Call [`Self::commit_block`] or [`Self::undo_trie`] next.
-    pub fn apply_to_trie(&self, changes: &StateChanges) -> Result<(B256, TrieUndo), StoreError> {
-        Ok(self.trie().apply(changes)?)
-    }
-
-    /// Undoes [`Self::apply_to_trie`].
-    pub fn undo_trie(&self, undo: TrieUndo) {
-        self.trie().undo(undo);
-    }
-
-    /// The state root of the tries as they are now.
-    pub fn trie_root(&self) -> B256 {
-        self.trie().root()
-    }
-
-    /// Persists a block that extends `latest`, with its state changes, in one atomic write, and
-    /// makes it `latest`. The tries must already hold its changes (see [`Self::apply_to_trie`]).
-    pub fn commit_block(
-        &self,
-        executed: &ExecutedBlock,
-        changes: &StateChanges,
-    ) -> Result<(), StoreError> {
-        let block = &executed.block;
-        let number = block.number();
-        let head = self.heads()?.latest;
-        if number != head.number + 1 || block.header().parent_hash != head.hash {
-            return Err(StoreError::NotChildOfHead { number, hash: block.hash(), head });
-        }
-        let mut w = self.db.begin_write()?;
-        w.set_durability(Durability::Immediate);
-        {
-            let revert = write_state(&w, changes)?;
-            w.open_table(REVERTS)?.insert(number, revert.encode().as_slice())?;
-            if number > self.options.revert_window {
-                w.open_table(REVERTS)?.remove(number - self.options.revert_window)?;
+    /// Applies the block log's records that extend the tables' head, then empties the log.
+    fn replay(&self, records: Vec<Vec<u8>>) -> Result<(), StoreError> {
+        let mut head = self.mem.read().heads.latest;
+        let mut blocks = Vec::new();
+        for record in &records {
+            let block = MemBlock::from_record(record)?;
+            if block.number() <= head.number {
+                continue; // applied before the crash, the log not yet cleared
             }
-            let hash = block.hash();
-            w.open_table(HEADERS)?.insert(number, alloy::rlp::encode(block.header()).as_slice())?;
-            w.open_table(CANONICAL)?.insert(number, hash.as_slice())?;
-            w.open_table(HASH_TO_NUMBER)?.insert(hash.as_slice(), number)?;
-            let mut body = Vec::with_capacity(
-                block.transactions().iter().map(|t| t.length()).sum::<usize>() + 8,
-            );
-            block.transactions().to_vec().encode(&mut body);
-            w.open_table(BODIES)?.insert(number, body.as_slice())?;
-            let senders: Vec<u8> = executed.senders.iter().flat_map(|s| s.0.0).collect();
-            w.open_table(SENDERS)?.insert(number, senders.as_slice())?;
-            w.open_table(RECEIPTS)?
-                .insert(number, alloy::rlp::encode(&executed.receipts).as_slice())?;
-            // Sorted keys touch each B-tree page once.
-            let mut entries: Vec<([u8; 32], [u8; 12])> = block
-                .transactions()
-                .iter()
-                .enumerate()
-                .map(|(i, tx)| {
-                    let mut loc = [0u8; 12];
-                    loc[..8].copy_from_slice(&number.to_be_bytes());
-                    loc[8..].copy_from_slice(&(i as u32).to_be_bytes());
-                    (tx.tx_hash().0, loc)
-                })
-                .collect();
-            entries.sort_unstable_by_key(|e| e.0);
-            let mut index = w.open_table(TX_INDEX)?;
-            for (hash, loc) in &entries {
-                index.insert(hash.as_slice(), loc.as_slice())?;
+            if block.number() != head.number + 1
+                || block.executed.block.header().parent_hash != head.hash
+            {
+                warn!(target: "store", number = block.number(), head = head.number, "block log record does not extend the chain; ignoring it and the rest");
+                break;
             }
-            w.open_table(META)?.insert(META_LATEST, number.to_be_bytes().as_slice())?;
+            head = BlockNumHash::new(block.number(), block.hash());
+            blocks.push(Arc::new(block));
         }
-        w.commit()?;
-        debug!(target: "store", number, hash = %block.hash(), txs = block.transactions().len(), "committed block");
-        Ok(())
+        if !blocks.is_empty() {
+            let heads = self.mem.read().heads;
+            self.apply(&blocks, heads)?;
+            let mut mem = self.mem.write();
+            mem.applied = head.number;
+            mem.heads.latest = head;
+            info!(target: "store", blocks = blocks.len(), head = head.number, "replayed the block log");
+        }
+        self.log.lock().clear().map_err(StoreError::Log)
     }
 
-    /// Unwinds the canonical chain to `target` (which stays), restoring the state as it was
-    /// after `target`, and returns the removed blocks, oldest first. One atomic write.
-    pub fn unwind_to(&self, target: u64) -> Result<Vec<ExecutedBlock>, StoreError> {
-        let latest = self.heads()?.latest.number;
-        if target >= latest {
-            return Ok(vec![]);
+    /// Waits until `ready` holds for the chain above the tables, or the applier fails.
+    fn wait_for(&self, ready: impl Fn(&Mem) -> bool) -> Result<(), StoreError> {
+        let mut control = self.control.lock();
+        loop {
+            if ready(&self.mem.read()) {
+                return Ok(());
+            }
+            if let Some(e) = &control.error {
+                return Err(StoreError::Applier(e.clone()));
+            }
+            if control.stop {
+                return Err(StoreError::Applier("the store is closing".into()));
+            }
+            self.changed.wait(&mut control);
         }
-        let oldest = latest.saturating_sub(self.options.revert_window);
-        if target < oldest {
-            return Err(StoreError::UnwindBeyondWindow { target, oldest });
-        }
-        let mut removed = Vec::with_capacity((latest - target) as usize);
-        for n in target + 1..=latest {
-            removed.push(self.block_by_number(n)?.ok_or_else(|| corrupt("missing block"))?);
-        }
-        let expected = self.header_by_number(target)?.ok_or_else(|| corrupt("missing header"))?;
-        let result = self.unwind_inner(target, latest, &removed, expected.state_root);
-        if result.is_err() {
-            // The tries may hold part of the unwind; the tables do not. Rebuild from them.
-            self.rebuild_trie()?;
-        }
-        result?;
-        info!(target: "store", from = latest, to = target, "unwound chain");
-        Ok(removed)
     }
 
-    fn unwind_inner(
-        &self,
-        target: u64,
-        latest: u64,
-        removed: &[ExecutedBlock],
-        expected_root: B256,
-    ) -> Result<(), StoreError> {
-        let mut w = self.db.begin_write()?;
-        w.set_durability(Durability::Immediate);
-        {
-            for n in (target + 1..=latest).rev() {
-                let revert = {
-                    let t = w.open_table(REVERTS)?;
-                    let v =
-                        t.get(n)?.ok_or(StoreError::UnwindBeyondWindow { target, oldest: n })?;
-                    StateChanges::decode(v.value()).ok_or_else(|| corrupt("revert record"))?
+    /// The applier thread: writes waiting blocks (and moved heads) to the tables, in batches,
+    /// until the store is dropped and nothing is left.
+    fn run_applier(&self) {
+        loop {
+            let (batch, heads, dirty) = {
+                let mem = self.mem.read();
+                (mem.blocks.iter().cloned().collect::<Vec<_>>(), mem.heads, mem.heads_dirty)
+            };
+            if batch.is_empty() && !dirty {
+                let mut control = self.control.lock();
+                if control.stop {
+                    return;
+                }
+                let idle = {
+                    let mem = self.mem.read();
+                    mem.blocks.is_empty() && !mem.heads_dirty
                 };
-                write_state(&w, &revert)?;
-                let (_, undo) = self.trie().apply(&revert)?;
-                drop(undo);
-                w.open_table(REVERTS)?.remove(n)?;
-            }
-            let mut index = w.open_table(TX_INDEX)?;
-            let mut by_hash = w.open_table(HASH_TO_NUMBER)?;
-            for b in removed {
-                let n = b.block.number();
-                for tx in b.block.transactions() {
-                    index.remove(tx.tx_hash().as_slice())?;
+                if idle {
+                    self.changed.wait(&mut control);
                 }
-                by_hash.remove(b.block.hash().as_slice())?;
-                w.open_table(HEADERS)?.remove(n)?;
-                w.open_table(CANONICAL)?.remove(n)?;
-                w.open_table(BODIES)?.remove(n)?;
-                w.open_table(SENDERS)?.remove(n)?;
-                w.open_table(RECEIPTS)?.remove(n)?;
+                continue;
             }
-            let mut meta = w.open_table(META)?;
-            meta.insert(META_LATEST, target.to_be_bytes().as_slice())?;
-            for head in [META_SAFE, META_FINALIZED] {
-                let cur = meta
-                    .get(head)?
-                    .map(|v| u64::from_be_bytes(v.value().try_into().unwrap_or_default()))
-                    .unwrap_or(0);
-                if cur > target {
-                    meta.insert(head, target.to_be_bytes().as_slice())?;
+            let started = std::time::Instant::now();
+            if let Err(e) = self.apply(&batch, heads) {
+                error!(target: "store", error = %e, blocks = batch.len(), "writing blocks to the tables failed; retrying");
+                let mut control = self.control.lock();
+                control.error = Some(e.to_string());
+                self.changed.notify_all();
+                if control.stop {
+                    return;
+                }
+                self.changed.wait_for(&mut control, std::time::Duration::from_secs(1));
+                continue;
+            }
+            {
+                let mut log = self.log.lock();
+                let mut mem = self.mem.write();
+                if let Some(last) = batch.last() {
+                    while mem.blocks.front().is_some_and(|b| b.number() <= last.number()) {
+                        mem.blocks.pop_front();
+                    }
+                    mem.applied = last.number();
+                }
+                if mem.heads.safe == heads.safe && mem.heads.finalized == heads.finalized {
+                    mem.heads_dirty = false;
+                }
+                let caught_up = mem.blocks.is_empty();
+                drop(mem);
+                if caught_up && let Err(e) = log.clear() {
+                    // Harmless: applied records are skipped when replayed.
+                    warn!(target: "store", error = %e, "could not clear the block log");
                 }
             }
+            self.control.lock().error = None;
+            self.changed.notify_all();
+            debug!(target: "store", blocks = batch.len(), ms = started.elapsed().as_secs_f64() * 1e3, "applied blocks to the tables");
         }
-        let computed = self.trie().root();
-        if computed != expected_root {
-            return Err(StoreError::StateRootMismatch {
-                number: target,
-                expected: expected_root,
-                computed,
-            });
+    }
+
+    /// Writes `blocks` (consecutive, extending the tables' head) and the heads in one durable
+    /// transaction.
+    fn apply(&self, blocks: &[Arc<MemBlock>], heads: Heads) -> Result<(), StoreError> {
+        let mut w = self.db.begin_write()?;
+        w.set_durability(Durability::Immediate);
+        {
+            let mut reverts = w.open_table(REVERTS)?;
+            let mut headers = w.open_table(HEADERS)?;
+            let mut canonical = w.open_table(CANONICAL)?;
+            let mut by_hash = w.open_table(HASH_TO_NUMBER)?;
+            let mut bodies = w.open_table(BODIES)?;
+            let mut senders = w.open_table(SENDERS)?;
+            let mut receipts = w.open_table(RECEIPTS)?;
+            let mut index = w.open_table(TX_INDEX)?;
+            let mut meta = w.open_table(META)?;
+            let mut latest = read_u64(&meta, META_LATEST)?;
+            for b in blocks {
+                let number = b.number();
+                if number != latest + 1 {
+                    return Err(corrupt(format!("block {number} applied on top of {latest}")));
+                }
+                let revert = write_state(&w, &b.changes)?;
+                reverts.insert(number, revert.encode().as_slice())?;
+                if number > self.options.revert_window {
+                    reverts.remove(number - self.options.revert_window)?;
+                }
+                let hash = b.hash();
+                headers.insert(number, b.header_rlp.as_slice())?;
+                canonical.insert(number, hash.as_slice())?;
+                by_hash.insert(hash.as_slice(), number)?;
+                bodies.insert(number, b.body_rlp.as_slice())?;
+                senders.insert(number, b.senders.as_slice())?;
+                receipts.insert(number, b.receipts_rlp.as_slice())?;
+                // Sorted keys touch each B-tree page once.
+                let mut entries: Vec<([u8; 32], [u8; 12])> = b
+                    .executed
+                    .block
+                    .transactions()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, tx)| {
+                        let mut loc = [0u8; 12];
+                        loc[..8].copy_from_slice(&number.to_be_bytes());
+                        loc[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                        (tx.tx_hash().0, loc)
+                    })
+                    .collect();
+                entries.sort_unstable_by_key(|e| e.0);
+                for (hash, loc) in &entries {
+                    index.insert(hash.as_slice(), loc.as_slice())?;
+                }
+                latest = number;
+            }
+            meta.insert(META_LATEST, latest.to_be_bytes().as_slice())?;
+            meta.insert(META_SAFE, heads.safe.number.min(latest).to_be_bytes().as_slice())?;
+            meta.insert(
+                META_FINALIZED,
+                heads.finalized.number.min(latest).to_be_bytes().as_slice(),
+            )?;
         }
         w.commit()?;
         Ok(())

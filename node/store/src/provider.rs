@@ -2,7 +2,9 @@
 
 use crate::{
     ACCOUNTS, Account, CANONICAL, CODE, HEADERS, META, META_LATEST, REVERTS, STORAGE, StateChanges,
-    StoreError, corrupt, decode, slot_key,
+    StoreError, corrupt, decode,
+    mem::{MemBlock, SlotRead},
+    slot_key,
 };
 use alloy::primitives::{Address, B256, U256};
 use redb::{ReadOnlyTable, ReadTransaction};
@@ -10,16 +12,19 @@ use revm::{
     DatabaseRef,
     state::{AccountInfo, Bytecode},
 };
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 /// A consistent read snapshot of the state after one block: `latest` when taken with
 /// [`Store::state`](crate::Store::state), or an older block within the revert window with
-/// [`Store::state_at`](crate::Store::state_at) (the revert records of the newer blocks are laid
-/// over the flat state). Concurrent commits do not affect it.
+/// [`Store::state_at`](crate::Store::state_at). Blocks not yet written to the tables are laid
+/// over them (newest first); for a block older than the tables' head, the revert records of the
+/// newer blocks are. Concurrent commits do not affect it.
 #[derive(Debug)]
 pub struct StateProvider {
     /// Values as they were after `header`'s block, for keys changed since.
     overlay: Overlay,
+    /// Committed blocks above the tables' head, up to `header`'s block, oldest first.
+    mem: Vec<Arc<MemBlock>>,
     accounts: ReadOnlyTable<&'static [u8], &'static [u8]>,
     storage: ReadOnlyTable<&'static [u8], &'static [u8]>,
     code: ReadOnlyTable<&'static [u8], &'static [u8]>,
@@ -34,22 +39,31 @@ struct Overlay {
 }
 
 impl StateProvider {
-    /// The state after block `at` (`None`: the latest block).
-    pub(crate) fn new(txn: ReadTransaction, at: Option<u64>) -> Result<Self, StoreError> {
-        let latest = txn
+    /// The state after block `at` (`None`: `latest`), from a read transaction and the
+    /// committed blocks not yet in the tables when it began (`mem`, oldest first).
+    pub(crate) fn new(
+        txn: ReadTransaction,
+        at: Option<u64>,
+        latest: u64,
+        mut mem: Vec<Arc<MemBlock>>,
+    ) -> Result<Self, StoreError> {
+        // The tables' head: the applier may have written some of `mem` since it was copied.
+        let applied = txn
             .open_table(META)?
             .get(META_LATEST)?
             .map(|v| u64::from_be_bytes(v.value().try_into().unwrap_or_default()))
             .ok_or_else(|| corrupt("missing latest head"))?;
+        let latest = latest.max(applied);
         let number = at.unwrap_or(latest);
         if number > latest {
             return Err(StoreError::StateUnavailable { number, latest, oldest: latest });
         }
+        mem.retain(|b| b.number() > applied && b.number() <= number);
         let mut overlay = Overlay::default();
-        if number < latest {
+        if number < applied {
             let reverts = txn.open_table(REVERTS)?;
             // Newest first, so the oldest (closest to `number`) value of a key wins.
-            for n in (number + 1..=latest).rev() {
+            for n in (number + 1..=applied).rev() {
                 let Some(v) = reverts.get(n)? else {
                     return Err(StoreError::StateUnavailable { number, latest, oldest: n });
                 };
@@ -65,14 +79,18 @@ impl StateProvider {
                 }
             }
         }
-        let header = txn
-            .open_table(HEADERS)?
-            .get(number)?
-            .map(|v| decode(v.value(), "header"))
-            .transpose()?
-            .ok_or_else(|| corrupt("missing header"))?;
+        let header = match mem.last() {
+            Some(b) if b.number() == number => b.executed.block.header().clone(),
+            _ => txn
+                .open_table(HEADERS)?
+                .get(number)?
+                .map(|v| decode(v.value(), "header"))
+                .transpose()?
+                .ok_or_else(|| corrupt("missing header"))?,
+        };
         Ok(Self {
             overlay,
+            mem,
             accounts: txn.open_table(ACCOUNTS)?,
             storage: txn.open_table(STORAGE)?,
             code: txn.open_table(CODE)?,
@@ -91,6 +109,11 @@ impl StateProvider {
         if let Some(acc) = self.overlay.accounts.get(address) {
             return Ok(*acc);
         }
+        for b in self.mem.iter().rev() {
+            if let Some(acc) = b.account(address) {
+                return Ok(acc);
+            }
+        }
         self.accounts
             .get(address.as_slice())?
             .map(|v| Account::decode(v.value()).ok_or_else(|| corrupt("account record")))
@@ -102,6 +125,13 @@ impl StateProvider {
         if let Some(v) = self.overlay.storage.get(&(*address, *slot)) {
             return Ok(*v);
         }
+        for b in self.mem.iter().rev() {
+            match b.slot(address, slot) {
+                SlotRead::Value(v) => return Ok(v),
+                SlotRead::Wiped => return Ok(U256::ZERO),
+                SlotRead::Untouched => {}
+            }
+        }
         Ok(self
             .storage
             .get(slot_key(address, slot).as_slice())?
@@ -111,6 +141,9 @@ impl StateProvider {
 
     /// Contract code by hash.
     pub fn code(&self, hash: &B256) -> Result<Option<alloy::primitives::Bytes>, StoreError> {
+        if let Some(code) = self.mem.iter().rev().find_map(|b| b.code(hash)) {
+            return Ok(Some(code));
+        }
         Ok(self.code.get(hash.as_slice())?.map(|v| v.value().to_vec().into()))
     }
 }
@@ -137,6 +170,9 @@ impl DatabaseRef for StateProvider {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        if let Some(b) = self.mem.iter().find(|b| b.number() == number) {
+            return Ok(b.hash());
+        }
         Ok(self.canonical.get(number)?.map(|v| B256::from_slice(v.value())).unwrap_or_default())
     }
 }
