@@ -200,7 +200,10 @@ pub(crate) async fn run(args: NodeArgs) -> Result<()> {
     let config = NodeConfig {
         datadir,
         spec,
-        store: StoreOptions { revert_window: args.revert_window.unwrap_or(1024) },
+        store: StoreOptions {
+            revert_window: args.revert_window.unwrap_or(1024),
+            ..Default::default()
+        },
         rpc,
         dev_block_time: args.dev_block_time_ms.map(Duration::from_millis),
         dev_coinbase: Address::ZERO,

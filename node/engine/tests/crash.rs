@@ -89,3 +89,82 @@ fn kill_and_reopen_yields_a_consistent_head() {
     }
     assert!(last > 0, "the writer committed blocks before being killed");
 }
+
+const ABORT_ENV: &str = "TAIKO_CRASH_TEST_ABORT_DIR";
+
+/// Commits 8 blocks of 300 transfers, prints the head's hash, and aborts at once: the
+/// applier has not written them all to the tables yet.
+fn commit_then_abort(dir: &str) {
+    let spec = Arc::new(ChainSpec::devnet());
+    let store =
+        Store::open(format!("{dir}/db.redb"), spec.clone(), StoreOptions::default()).unwrap();
+    let mut f = TxFactory::new(spec.chain_id, devnet_accounts());
+    for n in 1..=8u64 {
+        let txs: Vec<_> = (0..300)
+            .map(|k| f.transfer(k % 20, Address::with_last_byte((k % 250) as u8 + 1), 1))
+            .collect();
+        let parent = store.latest_header().unwrap();
+        let built = taiko_evm::build_block(
+            &spec,
+            &store,
+            &parent,
+            parent.hash_slow(),
+            &test_attributes(2 * n),
+            &mut IterSource(txs.into_iter()),
+            BuildLimits::from_spec(&spec),
+        )
+        .unwrap();
+        store.commit_block(&built.outcome.executed, &built.outcome.changes).unwrap();
+    }
+    let head = store.heads().unwrap().latest;
+    println!("HEAD {} {} unapplied={}", head.number, head.hash, store.unapplied_blocks());
+    std::process::abort();
+}
+
+#[test]
+fn abort_child_writer() {
+    // Only does something when started by `every_returned_commit_survives_an_abort`.
+    if let Ok(dir) = std::env::var(ABORT_ENV) {
+        commit_then_abort(&dir);
+    }
+}
+
+#[test]
+fn every_returned_commit_survives_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(&exe)
+        .args(["--exact", "abort_child_writer", "--nocapture", "--test-threads=1"])
+        .env(ABORT_ENV, dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the child aborts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find_map(|l| l.find("HEAD ").map(|i| &l[i..])).unwrap_or_else(|| {
+        panic!("child printed no head: {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+    });
+    let mut parts = line.split_whitespace().skip(1);
+    let number: u64 = parts.next().unwrap().parse().unwrap();
+    let hash: alloy::primitives::B256 = parts.next().unwrap().parse().unwrap();
+    assert_eq!(number, 8);
+    let log = dir.path().join("db.redb.blocklog");
+    println!("{line}; block log at the abort: {} bytes", std::fs::metadata(&log).unwrap().len());
+
+    let spec = Arc::new(ChainSpec::devnet());
+    let store = Store::open(dir.path().join("db.redb"), spec, StoreOptions::default()).unwrap();
+    let head = store.heads().unwrap().latest;
+    assert_eq!((head.number, head.hash), (number, hash), "the head the child saw is back");
+    let header = store.latest_header().unwrap();
+    assert_eq!(store.trie_root(), header.state_root);
+    assert_eq!(store.unapplied_blocks(), 0, "replayed into the tables at open");
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), 0, "and the log emptied");
+    for n in 1..=number {
+        let b = store.block_by_number(n).unwrap().expect("every block is back");
+        assert_eq!(b.block.transactions().len(), 301);
+        let last = b.block.transactions().last().unwrap();
+        assert_eq!(
+            store.transaction_location(*last.tx_hash()).unwrap().map(|l| l.block_number),
+            Some(n)
+        );
+    }
+}

@@ -228,6 +228,8 @@ struct Shared {
     control: PlMutex<Control>,
     /// Signalled on every change of `mem` or `control`.
     changed: Condvar,
+    /// Time the applier has spent writing to the tables, in nanoseconds.
+    applier_nanos: std::sync::atomic::AtomicU64,
 }
 
 /// The chain above the tables.
@@ -306,6 +308,7 @@ impl Store {
             }),
             control: PlMutex::new(Control::default()),
             changed: Condvar::new(),
+            applier_nanos: Default::default(),
         });
         shared.init_genesis()?;
         let heads = shared.table_heads()?;
@@ -393,7 +396,7 @@ impl Store {
         let blocks: Vec<Arc<MemBlock>> = mem.blocks.iter().cloned().collect();
         let latest = mem.heads.latest.number;
         drop(mem);
-        StateProvider::new(txn, at, latest, blocks)
+        StateProvider::new(txn, at, latest, self.shared.options.revert_window, blocks)
     }
 
     /// The heads.
@@ -545,6 +548,13 @@ impl Store {
     /// empty). Fails with the applier's error if it cannot write them.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.shared.wait_for(|mem| mem.blocks.is_empty() && !mem.heads_dirty)
+    }
+
+    /// Total time the applier thread has spent writing blocks to the tables.
+    pub fn applier_busy(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(
+            self.shared.applier_nanos.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Committed blocks not yet written to the tables.
@@ -844,6 +854,10 @@ impl Shared {
                     warn!(target: "store", error = %e, "could not clear the block log");
                 }
             }
+            self.applier_nanos.fetch_add(
+                started.elapsed().as_nanos() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             self.control.lock().error = None;
             self.changed.notify_all();
             debug!(target: "store", blocks = batch.len(), ms = started.elapsed().as_secs_f64() * 1e3, "applied blocks to the tables");
@@ -866,12 +880,15 @@ impl Shared {
             let mut index = w.open_table(TX_INDEX)?;
             let mut meta = w.open_table(META)?;
             let mut latest = read_u64(&meta, META_LATEST)?;
+            let mut t_state = std::time::Duration::ZERO;
             for b in blocks {
                 let number = b.number();
                 if number != latest + 1 {
                     return Err(corrupt(format!("block {number} applied on top of {latest}")));
                 }
+                let t = std::time::Instant::now();
                 let revert = write_state(&w, &b.changes)?;
+                t_state += t.elapsed();
                 reverts.insert(number, revert.encode().as_slice())?;
                 if number > self.options.revert_window {
                     reverts.remove(number - self.options.revert_window)?;
@@ -909,8 +926,11 @@ impl Shared {
                 META_FINALIZED,
                 heads.finalized.number.min(latest).to_be_bytes().as_slice(),
             )?;
+            debug!(target: "store::applier", state_ms = t_state.as_secs_f64() * 1e3, "state written");
         }
+        let t = std::time::Instant::now();
         w.commit()?;
+        debug!(target: "store::applier", commit_ms = t.elapsed().as_secs_f64() * 1e3, "committed");
         Ok(())
     }
 }

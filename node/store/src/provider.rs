@@ -45,6 +45,7 @@ impl StateProvider {
         txn: ReadTransaction,
         at: Option<u64>,
         latest: u64,
+        revert_window: u64,
         mut mem: Vec<Arc<MemBlock>>,
     ) -> Result<Self, StoreError> {
         // The tables' head: the applier may have written some of `mem` since it was copied.
@@ -55,8 +56,9 @@ impl StateProvider {
             .ok_or_else(|| corrupt("missing latest head"))?;
         let latest = latest.max(applied);
         let number = at.unwrap_or(latest);
-        if number > latest {
-            return Err(StoreError::StateUnavailable { number, latest, oldest: latest });
+        let oldest = latest.saturating_sub(revert_window);
+        if number > latest || number < oldest {
+            return Err(StoreError::StateUnavailable { number, latest, oldest });
         }
         mem.retain(|b| b.number() > applied && b.number() <= number);
         let mut overlay = Overlay::default();
