@@ -172,13 +172,18 @@ db_err!(
     redb::CommitError
 );
 
+/// How often the applier syncs the tables while it has blocks waiting (it always does once it
+/// has caught up).
+const DURABLE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Store options.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     /// How many of the newest blocks keep their revert records (the deepest possible reorg).
     pub revert_window: u64,
     /// Most blocks that may be durable in the block log but not yet written to the tables;
-    /// [`Store::commit_block`] waits for the applier beyond it (bounding memory and the log).
+    /// beyond it [`Store::commit_block`] waits until the applier has written them all (which
+    /// bounds memory and lets the block log be emptied even under sustained load).
     pub max_unapplied_blocks: usize,
 }
 
@@ -529,7 +534,10 @@ impl Store {
         if number != head.number + 1 || block.header().parent_hash != head.hash {
             return Err(StoreError::NotChildOfHead { number, hash: block.hash(), head });
         }
-        self.shared.wait_for(|mem| mem.blocks.len() < self.shared.options.max_unapplied_blocks)?;
+        if self.unapplied_blocks() >= self.shared.options.max_unapplied_blocks {
+            // Let the applier drain completely, so that the log is emptied even under load.
+            self.shared.wait_for(|mem| mem.blocks.is_empty())?;
+        }
         let mem_block = Arc::new(MemBlock::new(executed.clone(), changes.clone()));
         let record = mem_block.record();
         {
@@ -775,7 +783,7 @@ impl Shared {
         }
         if !blocks.is_empty() {
             let heads = self.mem.read().heads;
-            self.apply(&blocks, heads)?;
+            self.apply(&blocks, heads, true)?;
             let mut mem = self.mem.write();
             mem.applied = head.number;
             mem.heads.latest = head;
@@ -804,6 +812,7 @@ impl Shared {
     /// The applier thread: writes waiting blocks (and moved heads) to the tables, in batches,
     /// until the store is dropped and nothing is left.
     fn run_applier(&self) {
+        let mut last_durable = std::time::Instant::now();
         loop {
             let (batch, heads, dirty) = {
                 let mem = self.mem.read();
@@ -824,7 +833,8 @@ impl Shared {
                 continue;
             }
             let started = std::time::Instant::now();
-            if let Err(e) = self.apply(&batch, heads) {
+            let durable = last_durable.elapsed() >= DURABLE_EVERY;
+            if let Err(e) = self.apply(&batch, heads, durable) {
                 error!(target: "store", error = %e, blocks = batch.len(), "writing blocks to the tables failed; retrying");
                 let mut control = self.control.lock();
                 control.error = Some(e.to_string());
@@ -835,7 +845,10 @@ impl Shared {
                 self.changed.wait_for(&mut control, std::time::Duration::from_secs(1));
                 continue;
             }
-            {
+            if durable {
+                last_durable = std::time::Instant::now();
+            }
+            let caught_up = {
                 let mut log = self.log.lock();
                 let mut mem = self.mem.write();
                 if let Some(last) = batch.last() {
@@ -849,9 +862,23 @@ impl Shared {
                 }
                 let caught_up = mem.blocks.is_empty();
                 drop(mem);
-                if caught_up && let Err(e) = log.clear() {
-                    // Harmless: applied records are skipped when replayed.
-                    warn!(target: "store", error = %e, "could not clear the block log");
+                if caught_up && durable {
+                    self.clear_log(&mut log);
+                }
+                caught_up
+            };
+            if caught_up && !durable {
+                // The tables hold every logged block, but not yet durably: sync them, then
+                // the log may go unless a block was committed meanwhile.
+                match self.sync_tables() {
+                    Ok(()) => {
+                        last_durable = std::time::Instant::now();
+                        let mut log = self.log.lock();
+                        if self.mem.read().blocks.is_empty() {
+                            self.clear_log(&mut log);
+                        }
+                    }
+                    Err(e) => warn!(target: "store", error = %e, "could not sync the tables"),
                 }
             }
             self.applier_nanos.fetch_add(
@@ -864,11 +891,33 @@ impl Shared {
         }
     }
 
-    /// Writes `blocks` (consecutive, extending the tables' head) and the heads in one durable
-    /// transaction.
-    fn apply(&self, blocks: &[Arc<MemBlock>], heads: Heads) -> Result<(), StoreError> {
+    fn clear_log(&self, log: &mut BlockLog) {
+        if let Err(e) = log.clear() {
+            // Harmless: applied records are skipped when replayed.
+            warn!(target: "store", error = %e, "could not clear the block log");
+        }
+    }
+
+    /// Makes every earlier non-durable commit durable.
+    fn sync_tables(&self) -> Result<(), StoreError> {
         let mut w = self.db.begin_write()?;
         w.set_durability(Durability::Immediate);
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Writes `blocks` (consecutive, extending the tables' head) and the heads in one
+    /// transaction; a durable one syncs it (and every earlier one) to disk. The block log keeps
+    /// every block until a durable commit holds it, so a non-durable one lost in a crash is
+    /// replayed.
+    fn apply(
+        &self,
+        blocks: &[Arc<MemBlock>],
+        heads: Heads,
+        durable: bool,
+    ) -> Result<(), StoreError> {
+        let mut w = self.db.begin_write()?;
+        w.set_durability(if durable { Durability::Immediate } else { Durability::None });
         {
             let mut reverts = w.open_table(REVERTS)?;
             let mut headers = w.open_table(HEADERS)?;
