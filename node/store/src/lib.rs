@@ -41,6 +41,7 @@ mod changes;
 mod mem;
 mod primitives;
 mod provider;
+mod receipts;
 mod state_root;
 pub mod trie;
 
@@ -50,7 +51,7 @@ pub use provider::StateProvider;
 pub use state_root::{StateTrie, TrieUndo};
 
 use alloy::{
-    consensus::{Header, ReceiptEnvelope, TxEnvelope},
+    consensus::{Header, TxEnvelope},
     eips::BlockNumHash,
     primitives::{Address, B256, U256, keccak256},
     rlp::Decodable,
@@ -84,6 +85,10 @@ const META_LATEST: &str = "latest";
 const META_SAFE: &str = "safe";
 const META_FINALIZED: &str = "finalized";
 const META_GENESIS: &str = "genesis_hash";
+const META_SCHEMA: &str = "schema_version";
+
+/// The layout of the tables this code reads and writes (2: receipts without blooms, block log).
+const SCHEMA_VERSION: u64 = 2;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +106,16 @@ pub enum StoreError {
         stored: B256,
         /// Genesis hash of the chain spec.
         expected: B256,
+    },
+    /// The data directory was written by a version with another table layout.
+    #[error(
+        "store has schema version {found}, this version reads {expected}: remove the chain database and resync"
+    )]
+    SchemaMismatch {
+        /// Version in the store.
+        found: u64,
+        /// Version this code reads.
+        expected: u64,
     },
     /// A committed block does not extend the current head.
     #[error("block {number} ({hash}) does not extend the head {head:?}")]
@@ -474,7 +489,7 @@ impl Store {
         let body = r.open_table(BODIES)?.get(number)?.ok_or_else(|| corrupt("missing body"))?;
         let txs: Vec<TxEnvelope> = decode(body.value(), "body")?;
         let rc = r.open_table(RECEIPTS)?.get(number)?.ok_or_else(|| corrupt("missing receipts"))?;
-        let receipts: Vec<ReceiptEnvelope> = decode(rc.value(), "receipts")?;
+        let receipts = receipts::decode(rc.value())?;
         let s = r.open_table(SENDERS)?.get(number)?.ok_or_else(|| corrupt("missing senders"))?;
         let senders = s.value().chunks_exact(20).map(Address::from_slice).collect();
         Ok(Some(ExecutedBlock { block: SealedBlock::from_parts(header, txs), senders, receipts }))
@@ -687,11 +702,17 @@ impl Shared {
                 && let Some(g) = meta.get(META_GENESIS)?
             {
                 let stored = B256::from_slice(g.value());
-                return if stored == expected {
-                    Ok(())
-                } else {
-                    Err(StoreError::GenesisMismatch { stored, expected })
-                };
+                if stored != expected {
+                    return Err(StoreError::GenesisMismatch { stored, expected });
+                }
+                let found = meta
+                    .get(META_SCHEMA)?
+                    .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes))
+                    .unwrap_or(1);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::SchemaMismatch { found, expected: SCHEMA_VERSION });
+                }
+                return Ok(());
             }
         }
         let mut w = self.db.begin_write()?;
@@ -732,11 +753,11 @@ impl Shared {
             w.open_table(HASH_TO_NUMBER)?.insert(hash.as_slice(), 0)?;
             let empty: Vec<TxEnvelope> = vec![];
             w.open_table(BODIES)?.insert(0, alloy::rlp::encode(&empty).as_slice())?;
-            let empty_receipts: Vec<ReceiptEnvelope> = vec![];
-            w.open_table(RECEIPTS)?.insert(0, alloy::rlp::encode(&empty_receipts).as_slice())?;
+            w.open_table(RECEIPTS)?.insert(0, receipts::encode(&[]).as_slice())?;
             w.open_table(SENDERS)?.insert(0, [].as_slice())?;
             let mut meta = w.open_table(META)?;
             meta.insert(META_GENESIS, hash.as_slice())?;
+            meta.insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice())?;
             for head in [META_LATEST, META_SAFE, META_FINALIZED] {
                 meta.insert(head, 0u64.to_be_bytes().as_slice())?;
             }
@@ -948,7 +969,7 @@ impl Shared {
                 by_hash.insert(hash.as_slice(), number)?;
                 bodies.insert(number, b.body_rlp.as_slice())?;
                 senders.insert(number, b.senders.as_slice())?;
-                receipts.insert(number, b.receipts_rlp.as_slice())?;
+                receipts.insert(number, b.receipts.as_slice())?;
                 // Sorted keys touch each B-tree page once.
                 let mut entries: Vec<([u8; 32], [u8; 12])> = b
                     .executed

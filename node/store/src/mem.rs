@@ -6,7 +6,7 @@
 
 use crate::{Account, ExecutedBlock, SealedBlock, StateChanges, StoreError, corrupt, decode};
 use alloy::{
-    consensus::{Header, ReceiptEnvelope, TxEnvelope},
+    consensus::{Header, TxEnvelope},
     primitives::{
         Address, B256, Bytes, U256,
         map::{AddressMap, AddressSet, B256Map, HashMap},
@@ -22,7 +22,7 @@ pub(crate) struct MemBlock {
     pub(crate) header_rlp: Vec<u8>,
     pub(crate) body_rlp: Vec<u8>,
     pub(crate) senders: Vec<u8>,
-    pub(crate) receipts_rlp: Vec<u8>,
+    pub(crate) receipts: Vec<u8>,
     accounts: AddressMap<Option<Account>>,
     storage: HashMap<(Address, U256), U256>,
     wiped: AddressSet,
@@ -48,8 +48,8 @@ impl MemBlock {
             Vec::with_capacity(block.transactions().iter().map(|t| t.length()).sum::<usize>() + 8);
         block.transactions().to_vec().encode(&mut body_rlp);
         let senders: Vec<u8> = executed.senders.iter().flat_map(|s| s.0.0).collect();
-        let receipts_rlp = alloy::rlp::encode(&executed.receipts);
-        Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts_rlp)
+        let receipts = crate::receipts::encode(&executed.receipts);
+        Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts)
     }
 
     fn with_encodings(
@@ -58,7 +58,7 @@ impl MemBlock {
         header_rlp: Vec<u8>,
         body_rlp: Vec<u8>,
         senders: Vec<u8>,
-        receipts_rlp: Vec<u8>,
+        receipts: Vec<u8>,
     ) -> Self {
         let accounts = changes.accounts.iter().copied().collect();
         let mut storage = HashMap::default();
@@ -78,7 +78,7 @@ impl MemBlock {
             header_rlp,
             body_rlp,
             senders,
-            receipts_rlp,
+            receipts,
             accounts,
             storage,
             wiped,
@@ -115,7 +115,7 @@ impl MemBlock {
         self.code.get(hash).cloned()
     }
 
-    /// The block log record: the four encodings and the state changes, each length-prefixed,
+    /// The block log record: the four encodings (receipts in [`crate::receipts`]' form) and the state changes, each length-prefixed,
     /// then the deployed code.
     pub(crate) fn record(&self) -> Vec<u8> {
         let changes = self.changes.encode();
@@ -124,11 +124,11 @@ impl MemBlock {
             24 + self.header_rlp.len()
                 + self.body_rlp.len()
                 + self.senders.len()
-                + self.receipts_rlp.len()
+                + self.receipts.len()
                 + changes.len()
                 + code_len,
         );
-        for part in [&self.header_rlp, &self.body_rlp, &self.senders, &self.receipts_rlp, &changes]
+        for part in [&self.header_rlp, &self.body_rlp, &self.senders, &self.receipts, &changes]
         {
             out.extend_from_slice(&(part.len() as u32).to_le_bytes());
             out.extend_from_slice(part);
@@ -162,7 +162,7 @@ impl MemBlock {
         let header_rlp = part(&mut b)?;
         let body_rlp = part(&mut b)?;
         let senders = part(&mut b)?;
-        let receipts_rlp = part(&mut b)?;
+        let receipts_bytes = part(&mut b)?;
         let changes_bytes = part(&mut b)?;
         let mut changes = StateChanges::decode(&changes_bytes)
             .ok_or_else(|| corrupt("block log record: state changes"))?;
@@ -176,7 +176,7 @@ impl MemBlock {
         }
         let header: Header = decode(&header_rlp, "block log header")?;
         let txs: Vec<TxEnvelope> = decode(&body_rlp, "block log body")?;
-        let receipts: Vec<ReceiptEnvelope> = decode(&receipts_rlp, "block log receipts")?;
+        let receipts = crate::receipts::decode(&receipts_bytes)?;
         if senders.len() != 20 * txs.len() {
             return Err(corrupt("block log record: senders"));
         }
@@ -185,6 +185,6 @@ impl MemBlock {
             senders: senders.chunks_exact(20).map(Address::from_slice).collect(),
             receipts,
         };
-        Ok(Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts_rlp))
+        Ok(Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts_bytes))
     }
 }
