@@ -187,8 +187,8 @@ db_err!(
     redb::CommitError
 );
 
-/// How often the applier syncs the tables while it has blocks waiting (it always does once it
-/// has caught up).
+/// How often the applier makes its table writes durable (one fsync covers every batch since the
+/// last); the block log keeps the blocks until then.
 const DURABLE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Store options.
@@ -553,11 +553,15 @@ impl Store {
             // Let the applier drain completely, so that the log is emptied even under load.
             self.shared.wait_for(|mem| mem.blocks.is_empty())?;
         }
+        let t0 = std::time::Instant::now();
         let mem_block = Arc::new(MemBlock::new(executed.clone(), changes.clone()));
+        let t1 = t0.elapsed();
         let record = mem_block.record();
+        let t2 = t0.elapsed();
         {
             let mut log = self.shared.log.lock();
             log.append(&record).map_err(StoreError::Log)?;
+            debug!(target: "store::commit", new_ms = t1.as_secs_f64() * 1e3, record_ms = t2.as_secs_f64() * 1e3, append_ms = t0.elapsed().as_secs_f64() * 1e3, "commit timings");
             let mut mem = self.shared.mem.write();
             mem.blocks.push_back(mem_block);
             mem.heads.latest = block.num_hash();
@@ -567,10 +571,11 @@ impl Store {
         Ok(())
     }
 
-    /// Waits until every committed block is written to the tables (and the block log is
-    /// empty). Fails with the applier's error if it cannot write them.
+    /// Waits until every committed block is written to the tables, durably, and empties the
+    /// block log. Fails with the applier's error if it cannot write them.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.shared.wait_for(|mem| mem.blocks.is_empty() && !mem.heads_dirty)
+        self.shared.wait_for(|mem| mem.blocks.is_empty() && !mem.heads_dirty)?;
+        self.shared.sync_and_clear()
     }
 
     /// Total time the applier thread has spent writing blocks to the tables.
@@ -598,7 +603,7 @@ impl Store {
             return Err(StoreError::UnwindBeyondWindow { target, oldest });
         }
         self.flush()?;
-        // Every record is applied; none may be replayed over the shorter chain.
+        // Every record is applied durably; none may be replayed over the shorter chain.
         self.shared.log.lock().clear().map_err(StoreError::Log)?;
         let mut removed = Vec::with_capacity((latest - target) as usize);
         for n in target + 1..=latest {
@@ -834,6 +839,8 @@ impl Shared {
     /// until the store is dropped and nothing is left.
     fn run_applier(&self) {
         let mut last_durable = std::time::Instant::now();
+        // Whether a non-durable commit is not yet followed by a durable one.
+        let mut unsynced = false;
         loop {
             let (batch, heads, dirty) = {
                 let mem = self.mem.read();
@@ -841,14 +848,31 @@ impl Shared {
             };
             if batch.is_empty() && !dirty {
                 let mut control = self.control.lock();
-                if control.stop {
-                    return;
-                }
                 let idle = {
                     let mem = self.mem.read();
                     mem.blocks.is_empty() && !mem.heads_dirty
                 };
-                if idle {
+                if !idle {
+                    continue;
+                }
+                if unsynced && (control.stop || last_durable.elapsed() >= DURABLE_EVERY) {
+                    drop(control);
+                    match self.sync_and_clear() {
+                        Ok(()) => {
+                            unsynced = false;
+                            last_durable = std::time::Instant::now();
+                        }
+                        Err(e) => warn!(target: "store", error = %e, "could not sync the tables"),
+                    }
+                    continue;
+                }
+                if control.stop {
+                    return;
+                }
+                if unsynced {
+                    let left = DURABLE_EVERY.saturating_sub(last_durable.elapsed());
+                    self.changed.wait_for(&mut control, left);
+                } else {
                     self.changed.wait(&mut control);
                 }
                 continue;
@@ -869,7 +893,8 @@ impl Shared {
             if durable {
                 last_durable = std::time::Instant::now();
             }
-            let caught_up = {
+            unsynced = !durable;
+            {
                 let mut log = self.log.lock();
                 let mut mem = self.mem.write();
                 if let Some(last) = batch.last() {
@@ -885,21 +910,6 @@ impl Shared {
                 drop(mem);
                 if caught_up && durable {
                     self.clear_log(&mut log);
-                }
-                caught_up
-            };
-            if caught_up && !durable {
-                // The tables hold every logged block, but not yet durably: sync them, then
-                // the log may go unless a block was committed meanwhile.
-                match self.sync_tables() {
-                    Ok(()) => {
-                        last_durable = std::time::Instant::now();
-                        let mut log = self.log.lock();
-                        if self.mem.read().blocks.is_empty() {
-                            self.clear_log(&mut log);
-                        }
-                    }
-                    Err(e) => warn!(target: "store", error = %e, "could not sync the tables"),
                 }
             }
             self.applier_nanos.fetch_add(
@@ -919,11 +929,16 @@ impl Shared {
         }
     }
 
-    /// Makes every earlier non-durable commit durable.
-    fn sync_tables(&self) -> Result<(), StoreError> {
+    /// Makes every earlier non-durable commit durable, then empties the block log unless a
+    /// block was committed meanwhile.
+    fn sync_and_clear(&self) -> Result<(), StoreError> {
         let mut w = self.db.begin_write()?;
         w.set_durability(Durability::Immediate);
         w.commit()?;
+        let mut log = self.log.lock();
+        if self.mem.read().blocks.is_empty() {
+            self.clear_log(&mut log);
+        }
         Ok(())
     }
 
