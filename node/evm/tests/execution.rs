@@ -481,8 +481,12 @@ fn import_rejects_a_tx_list_over_the_chain_limit() {
 fn historical_state_comes_from_revert_records_within_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let spec = Arc::new(ChainSpec::devnet());
-    let store = Store::open(dir.path().join("db"), spec.clone(), StoreOptions { revert_window: 3, ..Default::default() })
-        .unwrap();
+    let store = Store::open(
+        dir.path().join("db"),
+        spec.clone(),
+        StoreOptions { revert_window: 3, ..Default::default() },
+    )
+    .unwrap();
     let n = Node { _dir: dir, store, spec };
     let mut f = TxFactory::new(n.spec.chain_id, devnet_accounts());
     let to = Address::repeat_byte(0x42);

@@ -293,7 +293,10 @@ fn decode<T: Decodable>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     T::decode(&mut &bytes[..]).map_err(|e| corrupt(format!("{what}: {e}")))
 }
 
-fn read_u64(meta: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64, StoreError> {
+fn read_u64(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<u64, StoreError> {
     let v = meta.get(key)?.ok_or_else(|| corrupt(format!("missing head {key}")))?;
     Ok(u64::from_be_bytes(v.value().try_into().map_err(|_| corrupt("head"))?))
 }
@@ -434,7 +437,8 @@ impl Store {
     /// The tables record them with the applier's next write.
     pub fn set_safe_finalized(&self, safe: u64, finalized: u64) -> Result<(), StoreError> {
         let hash = |n: u64| -> Result<BlockNumHash, StoreError> {
-            let h = self.canonical_hash(n)?.ok_or_else(|| corrupt(format!("no hash for head {n}")))?;
+            let h =
+                self.canonical_hash(n)?.ok_or_else(|| corrupt(format!("no hash for head {n}")))?;
             Ok(BlockNumHash::new(n, h))
         };
         let (safe, finalized) = (hash(safe)?, hash(finalized)?);
@@ -498,7 +502,8 @@ impl Store {
     /// Where a transaction sits in the canonical chain.
     pub fn transaction_location(&self, hash: B256) -> Result<Option<TxLocation>, StoreError> {
         for b in self.shared.mem.read().blocks.iter().rev() {
-            if let Some(i) = b.executed.block.transactions().iter().position(|t| *t.tx_hash() == hash)
+            if let Some(i) =
+                b.executed.block.transactions().iter().position(|t| *t.tx_hash() == hash)
             {
                 return Ok(Some(TxLocation { block_number: b.number(), index: i as u32 }));
             }

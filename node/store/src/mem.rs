@@ -128,8 +128,7 @@ impl MemBlock {
                 + changes.len()
                 + code_len,
         );
-        for part in [&self.header_rlp, &self.body_rlp, &self.senders, &self.receipts, &changes]
-        {
+        for part in [&self.header_rlp, &self.body_rlp, &self.senders, &self.receipts, &changes] {
             out.extend_from_slice(&(part.len() as u32).to_le_bytes());
             out.extend_from_slice(part);
         }
