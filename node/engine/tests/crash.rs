@@ -29,19 +29,29 @@ fn write_forever(dir: &str) {
         let txs: Vec<_> = (0..200)
             .map(|k| f.transfer(k % 20, Address::with_last_byte((n % 250) as u8), 1))
             .collect();
-        let parent = store.latest_header().unwrap();
-        let built = taiko_evm::build_block(
-            &spec,
-            &store,
-            &parent,
-            parent.hash_slow(),
-            &test_attributes(2 * n),
-            &mut IterSource(txs.into_iter()),
-            BuildLimits::from_spec(&spec),
-        )
-        .unwrap();
-        store.commit_block(&built.outcome.executed, &built.outcome.changes).unwrap();
+        build_and_commit(&store, n, txs);
     }
+}
+
+/// Builds block `n` from `txs` on the head and commits it.
+fn build_and_commit(
+    store: &Store,
+    n: u64,
+    txs: Vec<alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>>,
+) {
+    let spec = store.chain_spec();
+    let parent = store.latest_header().unwrap();
+    let built = taiko_evm::build_block(
+        spec,
+        store,
+        &parent,
+        parent.hash_slow(),
+        &test_attributes(2 * n),
+        &mut IterSource(txs.into_iter()),
+        BuildLimits::from_spec(spec),
+    )
+    .unwrap();
+    store.commit_block(&built.outcome.executed, &built.outcome.changes).unwrap();
 }
 
 #[test]
@@ -103,18 +113,7 @@ fn commit_then_abort(dir: &str) {
         let txs: Vec<_> = (0..300)
             .map(|k| f.transfer(k % 20, Address::with_last_byte((k % 250) as u8 + 1), 1))
             .collect();
-        let parent = store.latest_header().unwrap();
-        let built = taiko_evm::build_block(
-            &spec,
-            &store,
-            &parent,
-            parent.hash_slow(),
-            &test_attributes(2 * n),
-            &mut IterSource(txs.into_iter()),
-            BuildLimits::from_spec(&spec),
-        )
-        .unwrap();
-        store.commit_block(&built.outcome.executed, &built.outcome.changes).unwrap();
+        build_and_commit(&store, n, txs);
     }
     let head = store.heads().unwrap().latest;
     println!("HEAD {} {} unapplied={}", head.number, head.hash, store.unapplied_blocks());

@@ -242,7 +242,8 @@ struct Shared {
     db: Database,
     spec: Arc<ChainSpec>,
     options: StoreOptions,
-    /// Lock order: `log`, then `mem`, then `control`.
+    /// Lock order: `log` before `mem`, `control` before `mem`; `mem` is never held while
+    /// taking another.
     log: PlMutex<BlockLog>,
     mem: RwLock<Mem>,
     control: PlMutex<Control>,
