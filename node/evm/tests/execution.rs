@@ -515,3 +515,91 @@ fn historical_state_comes_from_revert_records_within_the_window() {
     ));
     assert!(matches!(n.store.state_at(6), Err(taiko_store::StoreError::StateUnavailable { .. })));
 }
+
+/// With the applier paused, committed blocks live only in memory and the block log: every read
+/// must see them, state at older blocks must come out right, and reopening must replay them.
+#[test]
+fn reads_and_reopen_see_blocks_the_applier_has_not_written() {
+    let (dir, crashed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let spec = Arc::new(ChainSpec::devnet());
+    let store =
+        Store::open(dir.path().join("db.redb"), spec.clone(), StoreOptions::default()).unwrap();
+    let n = Node { _dir: tempfile::tempdir().unwrap(), store, spec: spec.clone() };
+    let mut f = TxFactory::new(spec.chain_id, devnet_accounts());
+    let to = Address::repeat_byte(0x77);
+    build_commit(&n, 2, vec![f.transfer(0, to, 1)]);
+    n.store.flush().unwrap();
+
+    let (mut blocks, mut balances) = (vec![], vec![]);
+    {
+        let _pause = n.store.pause_applier();
+        for i in 2..=4u64 {
+            let (block, _, skipped) = build_commit(&n, 2 * i, vec![f.transfer(0, to, i)]);
+            assert!(skipped.is_empty());
+            balances.push(n.store.state().unwrap().account(&to).unwrap().unwrap().balance);
+            blocks.push(block);
+        }
+        assert_eq!(n.store.unapplied_blocks(), 3, "the paused applier wrote nothing");
+        let heads = n.store.heads().unwrap();
+        assert_eq!((heads.latest.number, heads.latest.hash), (4, blocks[2].hash()));
+        assert_eq!(n.store.latest_header().unwrap().hash_slow(), blocks[2].hash());
+        for b in &blocks {
+            let num = b.number();
+            assert_eq!(n.store.canonical_hash(num).unwrap(), Some(b.hash()));
+            assert_eq!(n.store.block_number(b.hash()).unwrap(), Some(num));
+            assert_eq!(n.store.header_by_number(num).unwrap().unwrap().hash_slow(), b.hash());
+            let stored = n.store.block_by_number(num).unwrap().unwrap();
+            assert_eq!(stored.block.hash(), b.hash());
+            assert_eq!(stored.receipts.len(), 2);
+            let tx = b.transactions()[1].tx_hash();
+            let loc = n.store.transaction_location(*tx).unwrap().unwrap();
+            assert_eq!((loc.block_number, loc.index), (num, 1));
+            // the state after each block, read from memory over the tables
+            let s = n.store.state_at(num).unwrap();
+            assert_eq!(s.header().number, num);
+            assert_eq!(s.account(&to).unwrap().unwrap().balance, balances[(num - 2) as usize]);
+        }
+        // the applied block below them comes from the tables
+        assert_eq!(
+            n.store.state_at(1).unwrap().account(&to).unwrap().unwrap().balance,
+            U256::from(1)
+        );
+        // building on an unapplied head works (reads go through memory)
+        let (block5, _, skipped) = build_commit(&n, 10, vec![f.transfer(0, to, 5)]);
+        assert!(skipped.is_empty());
+        blocks.push(block5);
+
+        // another node imports the whole chain while this one still has it in memory
+        let other = node();
+        for b in std::iter::once(n.store.block_by_number(1).unwrap().unwrap().block)
+            .chain(blocks.iter().cloned())
+        {
+            import_commit(&other, &b).unwrap();
+        }
+        assert_eq!(other.store.trie_root(), n.store.trie_root());
+        // a crash now: the files as they are on disk (blocks 2–5 only in the block log)
+        for name in ["db.redb", "db.redb.blocklog"] {
+            std::fs::copy(dir.path().join(name), crashed.path().join(name)).unwrap();
+        }
+    }
+    let root = n.store.trie_root();
+
+    let reopened =
+        Store::open(crashed.path().join("db.redb"), spec, StoreOptions::default()).unwrap();
+    let heads = reopened.heads().unwrap();
+    assert_eq!((heads.latest.number, heads.latest.hash), (5, blocks[3].hash()));
+    assert_eq!(reopened.trie_root(), root, "the block log was replayed into the tables");
+    assert_eq!(reopened.unapplied_blocks(), 0);
+    assert_eq!(
+        reopened.state().unwrap().account(&to).unwrap().unwrap().balance,
+        U256::from(1 + 2 + 3 + 4 + 5)
+    );
+
+    // an unwind right after the pause ends: the applier catches up first, then the reverts
+    let removed = n.store.unwind_to(3).unwrap();
+    assert_eq!(removed.iter().map(|b| b.block.number()).collect::<Vec<_>>(), vec![4, 5]);
+    assert_eq!(n.store.heads().unwrap().latest.number, 3);
+    assert_eq!(n.store.trie_root(), blocks[1].header().state_root);
+    assert_eq!(n.store.state().unwrap().account(&to).unwrap().unwrap().balance, U256::from(6));
+    assert_eq!(std::fs::metadata(dir.path().join("db.redb.blocklog")).unwrap().len(), 0);
+}

@@ -275,6 +275,8 @@ impl Mem {
 #[derive(Debug, Default)]
 struct Control {
     stop: bool,
+    /// Held by [`Store::pause_applier`] guards.
+    paused: usize,
     /// The applier's last failure, cleared by its next success.
     error: Option<String>,
 }
@@ -591,6 +593,15 @@ impl Store {
         )
     }
 
+    /// Stops the applier from writing to the tables until the guard is dropped, so that
+    /// committed blocks stay in memory (and in the block log). For tests of the read paths and
+    /// of replay; [`Self::flush`] and commits beyond [`StoreOptions::max_unapplied_blocks`] wait
+    /// while it is held.
+    pub fn pause_applier(&self) -> ApplierPause<'_> {
+        self.shared.control.lock().paused += 1;
+        ApplierPause { store: self }
+    }
+
     /// Committed blocks not yet written to the tables.
     pub fn unapplied_blocks(&self) -> usize {
         self.shared.mem.read().blocks.len()
@@ -690,6 +701,20 @@ impl Store {
         }
         w.commit()?;
         Ok(())
+    }
+}
+
+/// Keeps the applier paused while alive (see [`Store::pause_applier`]).
+#[derive(Debug)]
+#[must_use = "the applier resumes when the guard is dropped"]
+pub struct ApplierPause<'a> {
+    store: &'a Store,
+}
+
+impl Drop for ApplierPause<'_> {
+    fn drop(&mut self) {
+        self.store.shared.control.lock().paused -= 1;
+        self.store.shared.changed.notify_all();
     }
 }
 
@@ -848,7 +873,13 @@ impl Shared {
         // Whether a non-durable commit is not yet followed by a durable one.
         let mut unsynced = false;
         loop {
+            // Read under `control`, so a pause taken before a commit keeps that block out.
             let (batch, heads, dirty) = {
+                let mut control = self.control.lock();
+                if control.paused > 0 && !control.stop {
+                    self.changed.wait(&mut control);
+                    continue;
+                }
                 let mem = self.mem.read();
                 (mem.blocks.iter().cloned().collect::<Vec<_>>(), mem.heads, mem.heads_dirty)
             };
