@@ -26,6 +26,8 @@ pub(crate) struct BlockLog {
     file: File,
     /// Records in the file (not counting a torn tail).
     records: usize,
+    /// Bytes of whole records in the file.
+    len: u64,
 }
 
 impl BlockLog {
@@ -59,11 +61,20 @@ impl BlockLog {
         }
         file.seek(SeekFrom::End(0))?;
         let records = payloads.len();
-        Ok((Self { file, records }, payloads))
+        Ok((Self { file, records, len: pos as u64 }, payloads))
     }
 
-    /// Appends one record and syncs it to disk before returning.
+    /// Appends one record and syncs it to disk before returning. On failure the file is cut
+    /// back to its whole records, so that a later append does not follow a torn one.
     pub(crate) fn append(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        let result = self.write_record(payload);
+        if result.is_err() {
+            let _ = self.file.set_len(self.len);
+        }
+        result
+    }
+
+    fn write_record(&mut self, payload: &[u8]) -> std::io::Result<()> {
         let len = u32::try_from(payload.len())
             .ok()
             .filter(|l| *l <= MAX_RECORD)
@@ -75,6 +86,7 @@ impl BlockLog {
         self.file.write_all(&frame)?;
         self.file.sync_data()?;
         self.records += 1;
+        self.len += frame.len() as u64;
         Ok(())
     }
 
@@ -86,6 +98,7 @@ impl BlockLog {
         self.file.set_len(0)?;
         self.file.sync_data()?;
         self.records = 0;
+        self.len = 0;
         Ok(())
     }
 

@@ -505,10 +505,8 @@ impl Store {
     /// Where a transaction sits in the canonical chain.
     pub fn transaction_location(&self, hash: B256) -> Result<Option<TxLocation>, StoreError> {
         for b in self.shared.mem.read().blocks.iter().rev() {
-            if let Some(i) =
-                b.executed.block.transactions().iter().position(|t| *t.tx_hash() == hash)
-            {
-                return Ok(Some(TxLocation { block_number: b.number(), index: i as u32 }));
+            if let Some(index) = b.tx_position(&hash) {
+                return Ok(Some(TxLocation { block_number: b.number(), index }));
             }
         }
         let r = self.shared.db.begin_read()?;
@@ -544,8 +542,8 @@ impl Store {
     /// makes it `latest`; the applier writes it to the tables afterwards. The tries must already
     /// hold its changes (see [`Self::apply_to_trie`]).
     ///
-    /// Waits first while [`StoreOptions::max_unapplied_blocks`] blocks are waiting for the
-    /// applier.
+    /// When [`StoreOptions::max_unapplied_blocks`] blocks are already waiting for the applier,
+    /// waits first until it has written them all.
     pub fn commit_block(
         &self,
         executed: &ExecutedBlock,
@@ -627,6 +625,8 @@ impl Store {
             removed.push(self.block_by_number(n)?.ok_or_else(|| corrupt("missing block"))?);
         }
         let expected = self.header_by_number(target)?.ok_or_else(|| corrupt("missing header"))?;
+        // Readers must not pair the old heads with the unwound tables.
+        let mut mem = self.shared.mem.write();
         let result = self.unwind_inner(target, latest, &removed, expected.state_root);
         if result.is_err() {
             // The tries may hold part of the unwind; the tables do not. Rebuild from them.
@@ -634,11 +634,9 @@ impl Store {
         }
         result?;
         let heads = self.shared.table_heads()?;
-        {
-            let mut mem = self.shared.mem.write();
-            mem.applied = heads.latest.number;
-            mem.heads = heads;
-        }
+        mem.applied = heads.latest.number;
+        mem.heads = heads;
+        drop(mem);
         info!(target: "store", from = latest, to = target, "unwound chain");
         Ok(removed)
     }

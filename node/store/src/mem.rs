@@ -27,6 +27,8 @@ pub(crate) struct MemBlock {
     storage: HashMap<(Address, U256), U256>,
     wiped: AddressSet,
     code: B256Map<Bytes>,
+    /// Transaction hash → index in the block.
+    tx_index: B256Map<u32>,
 }
 
 /// What a block says about a storage slot.
@@ -72,6 +74,13 @@ impl MemBlock {
             }
         }
         let code = changes.contracts.iter().cloned().collect();
+        let tx_index = executed
+            .block
+            .transactions()
+            .iter()
+            .enumerate()
+            .map(|(i, tx)| (*tx.tx_hash(), i as u32))
+            .collect();
         Self {
             executed,
             changes,
@@ -83,6 +92,7 @@ impl MemBlock {
             storage,
             wiped,
             code,
+            tx_index,
         }
     }
 
@@ -108,6 +118,11 @@ impl MemBlock {
             None if self.wiped.contains(address) => SlotRead::Wiped,
             None => SlotRead::Untouched,
         }
+    }
+
+    /// The index of a transaction in this block.
+    pub(crate) fn tx_position(&self, hash: &B256) -> Option<u32> {
+        self.tx_index.get(hash).copied()
     }
 
     /// Code this block deployed.
