@@ -451,7 +451,7 @@ impl Store {
             mem.heads.finalized = finalized;
             mem.heads_dirty = true;
         }
-        self.shared.changed.notify_all();
+        self.shared.notify();
         Ok(())
     }
 
@@ -559,21 +559,18 @@ impl Store {
             // Let the applier drain completely, so that the log is emptied even under load.
             self.shared.wait_for(|mem| mem.blocks.is_empty())?;
         }
-        let t0 = std::time::Instant::now();
+        let started = std::time::Instant::now();
         let mem_block = Arc::new(MemBlock::new(executed.clone(), changes.clone()));
-        let t1 = t0.elapsed();
         let record = mem_block.record();
-        let t2 = t0.elapsed();
         {
             let mut log = self.shared.log.lock();
             log.append(&record).map_err(StoreError::Log)?;
-            debug!(target: "store::commit", new_ms = t1.as_secs_f64() * 1e3, record_ms = t2.as_secs_f64() * 1e3, append_ms = t0.elapsed().as_secs_f64() * 1e3, "commit timings");
             let mut mem = self.shared.mem.write();
             mem.blocks.push_back(mem_block);
             mem.heads.latest = block.num_hash();
         }
-        self.shared.changed.notify_all();
-        debug!(target: "store", number, hash = %block.hash(), txs = block.transactions().len(), bytes = record.len(), "committed block");
+        self.shared.notify();
+        debug!(target: "store", number, hash = %block.hash(), txs = block.transactions().len(), bytes = record.len(), ms = started.elapsed().as_secs_f64() * 1e3, "committed block");
         Ok(())
     }
 
@@ -680,11 +677,7 @@ impl Store {
             let mut meta = w.open_table(META)?;
             meta.insert(META_LATEST, target.to_be_bytes().as_slice())?;
             for head in [META_SAFE, META_FINALIZED] {
-                let cur = meta
-                    .get(head)?
-                    .map(|v| u64::from_be_bytes(v.value().try_into().unwrap_or_default()))
-                    .unwrap_or(0);
-                if cur > target {
+                if read_u64(&meta, head)? > target {
                     meta.insert(head, target.to_be_bytes().as_slice())?;
                 }
             }
@@ -847,6 +840,13 @@ impl Shared {
         self.log.lock().clear().map_err(StoreError::Log)
     }
 
+    /// Wakes every waiter. The `control` lock is taken first, so that a waiter that has just
+    /// checked its condition under it is already waiting and gets the wake-up.
+    fn notify(&self) {
+        let _control = self.control.lock();
+        self.changed.notify_all();
+    }
+
     /// Waits until `ready` holds for the chain above the tables, or the applier fails.
     fn wait_for(&self, ready: impl Fn(&Mem) -> bool) -> Result<(), StoreError> {
         let mut control = self.control.lock();
@@ -871,25 +871,18 @@ impl Shared {
         // Whether a non-durable commit is not yet followed by a durable one.
         let mut unsynced = false;
         loop {
-            // Read under `control`, so a pause taken before a commit keeps that block out.
+            // Read under `control`: a pause taken before a commit keeps that block out, and a
+            // commit's wake-up (sent under `control`) cannot fall between the read and the wait.
+            let mut control = self.control.lock();
+            if control.paused > 0 && !control.stop {
+                self.changed.wait(&mut control);
+                continue;
+            }
             let (batch, heads, dirty) = {
-                let mut control = self.control.lock();
-                if control.paused > 0 && !control.stop {
-                    self.changed.wait(&mut control);
-                    continue;
-                }
                 let mem = self.mem.read();
                 (mem.blocks.iter().cloned().collect::<Vec<_>>(), mem.heads, mem.heads_dirty)
             };
             if batch.is_empty() && !dirty {
-                let mut control = self.control.lock();
-                let idle = {
-                    let mem = self.mem.read();
-                    mem.blocks.is_empty() && !mem.heads_dirty
-                };
-                if !idle {
-                    continue;
-                }
                 if unsynced && (control.stop || last_durable.elapsed() >= DURABLE_EVERY) {
                     drop(control);
                     match self.sync_and_clear() {
@@ -912,6 +905,7 @@ impl Shared {
                 }
                 continue;
             }
+            drop(control);
             let started = std::time::Instant::now();
             let durable = last_durable.elapsed() >= DURABLE_EVERY;
             if let Err(e) = self.apply(&batch, heads, durable) {
@@ -1000,15 +994,12 @@ impl Shared {
             let mut index = w.open_table(TX_INDEX)?;
             let mut meta = w.open_table(META)?;
             let mut latest = read_u64(&meta, META_LATEST)?;
-            let mut t_state = std::time::Duration::ZERO;
             for b in blocks {
                 let number = b.number();
                 if number != latest + 1 {
                     return Err(corrupt(format!("block {number} applied on top of {latest}")));
                 }
-                let t = std::time::Instant::now();
                 let revert = write_state(&w, &b.changes)?;
-                t_state += t.elapsed();
                 reverts.insert(number, revert.encode().as_slice())?;
                 if number > self.options.revert_window {
                     reverts.remove(number - self.options.revert_window)?;
@@ -1046,11 +1037,10 @@ impl Shared {
                 META_FINALIZED,
                 heads.finalized.number.min(latest).to_be_bytes().as_slice(),
             )?;
-            debug!(target: "store::applier", state_ms = t_state.as_secs_f64() * 1e3, "state written");
         }
         let t = std::time::Instant::now();
         w.commit()?;
-        debug!(target: "store::applier", commit_ms = t.elapsed().as_secs_f64() * 1e3, "committed");
+        debug!(target: "store::applier", blocks = blocks.len(), durable, commit_ms = t.elapsed().as_secs_f64() * 1e3, "tables committed");
         Ok(())
     }
 }

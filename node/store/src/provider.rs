@@ -4,7 +4,7 @@ use crate::{
     ACCOUNTS, Account, CANONICAL, CODE, HEADERS, META, META_LATEST, REVERTS, STORAGE, StateChanges,
     StoreError, corrupt, decode,
     mem::{MemBlock, SlotRead},
-    slot_key,
+    read_u64, slot_key,
 };
 use alloy::primitives::{Address, B256, U256};
 use redb::{ReadOnlyTable, ReadTransaction};
@@ -49,11 +49,7 @@ impl StateProvider {
         mut mem: Vec<Arc<MemBlock>>,
     ) -> Result<Self, StoreError> {
         // The tables' head: the applier may have written some of `mem` since it was copied.
-        let applied = txn
-            .open_table(META)?
-            .get(META_LATEST)?
-            .map(|v| u64::from_be_bytes(v.value().try_into().unwrap_or_default()))
-            .ok_or_else(|| corrupt("missing latest head"))?;
+        let applied = read_u64(&txn.open_table(META)?, META_LATEST)?;
         let latest = latest.max(applied);
         let number = at.unwrap_or(latest);
         let oldest = latest.saturating_sub(revert_window);
