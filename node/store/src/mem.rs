@@ -48,7 +48,7 @@ impl MemBlock {
         let header_rlp = alloy::rlp::encode(block.header());
         let mut body_rlp =
             Vec::with_capacity(block.transactions().iter().map(|t| t.length()).sum::<usize>() + 8);
-        block.transactions().to_vec().encode(&mut body_rlp);
+        alloy::rlp::encode_list::<_, TxEnvelope>(block.transactions(), &mut body_rlp);
         let senders: Vec<u8> = executed.senders.iter().flat_map(|s| s.0.0).collect();
         let receipts = crate::receipts::encode(&executed.receipts);
         Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts)
