@@ -312,7 +312,7 @@ impl<Node: NodeComponents> ExExManager<Node> {
                 }
                 n = self.incoming.recv() => {
                     let Some(n) = n else { return Ok(()) };
-                    let id = self.wal.append(&n).map_err(|e| ExExError::Wal(e.to_string()))?;
+                    let id = off_runtime(|| self.wal.append(&n)).map_err(|e| ExExError::Wal(e.to_string()))?;
                     debug!(target: "exex", wal_id = id, "logged notification");
                     for exex in &self.exexes {
                         let _ = exex.sender.send(n.clone());
@@ -323,16 +323,24 @@ impl<Node: NodeComponents> ExExManager<Node> {
     }
 
     fn on_finished(&mut self, index: usize, height: BlockNumHash) -> Result<(), ExExError> {
+        let wal_err = |e: wal::WalError| ExExError::Wal(e.to_string());
+        let done = off_runtime(|| self.wal.done_through(height)).map_err(wal_err)?;
         let exex = &mut self.exexes[index];
         exex.finished = Some(height);
-        let done = self.wal.done_through(height).map_err(|e| ExExError::Wal(e.to_string()))?;
         exex.done = exex.done.max(done);
-        self.wal
-            .set_progress(&exex.id, exex.done, height)
-            .map_err(|e| ExExError::Wal(e.to_string()))?;
+        let (id, exex_done) = (exex.id.clone(), exex.done);
         let min_done = self.exexes.iter().map(|e| e.done).min().unwrap_or(0);
-        self.wal.prune_through(min_done).map_err(|e| ExExError::Wal(e.to_string()))?;
-        debug!(target: "exex", id = %self.exexes[index].id, height = height.number, "finished height");
+        off_runtime(|| self.wal.set_progress(&id, exex_done, height, min_done)).map_err(wal_err)?;
+        debug!(target: "exex", %id, height = height.number, "finished height");
         Ok(())
+    }
+}
+
+/// Runs a blocking log operation without stalling the runtime's other tasks: on a
+/// multi-threaded runtime the worker hands its queue to another thread meanwhile.
+fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }

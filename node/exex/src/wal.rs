@@ -1,11 +1,103 @@
 //! The ExEx write-ahead log: notifications by increasing id, and each ExEx's progress.
+//!
+//! An entry is binary: a kind byte, the committed tip's number (big-endian `u64`, zero for a
+//! revert), then the chains, each a `u32` count of blocks in [`ExecutedBlock::encode`]'s form,
+//! length-prefixed. The tip lets [`Wal::done_through`] find finished entries without decoding
+//! any block. Appends are durable; progress records are not (the next append makes them
+//! durable): losing one in a crash only replays notifications the ExEx may see twice anyway.
 
-use crate::ExExNotification;
+use crate::{Chain, ExExNotification};
 use alloy::{eips::BlockNumHash, primitives::B256};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
-use std::path::Path;
+use std::{path::Path, sync::Arc};
+use taiko_store::ExecutedBlock;
 
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("notifications");
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("notifications_v2");
+
+const COMMITTED: u8 = 0;
+const REORGED: u8 = 1;
+const REVERTED: u8 = 2;
+
+fn put_chain(out: &mut Vec<u8>, chain: &Chain) {
+    out.extend_from_slice(&(chain.blocks().len() as u32).to_le_bytes());
+    for b in chain.blocks() {
+        let bytes = b.encode();
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+}
+
+fn encode(n: &ExExNotification) -> Vec<u8> {
+    let (kind, chains): (u8, Vec<&Chain>) = match n {
+        ExExNotification::ChainCommitted { new } => (COMMITTED, vec![new]),
+        ExExNotification::ChainReorged { old, new } => (REORGED, vec![old, new]),
+        ExExNotification::ChainReverted { old } => (REVERTED, vec![old]),
+    };
+    let tip = n.committed_chain().map(|c| c.tip().block.number()).unwrap_or(0);
+    let mut out = Vec::with_capacity(64 * 1024);
+    out.push(kind);
+    out.extend_from_slice(&tip.to_be_bytes());
+    for c in chains {
+        put_chain(&mut out, c);
+    }
+    out
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], WalError> {
+    if b.len() < n {
+        return Err(WalError::Corrupt("entry cut short".into()));
+    }
+    let (h, t) = b.split_at(n);
+    *b = t;
+    Ok(h)
+}
+
+fn take_u32(b: &mut &[u8]) -> Result<usize, WalError> {
+    Ok(u32::from_le_bytes(take(b, 4)?.try_into().expect("4 bytes")) as usize)
+}
+
+fn take_chain(b: &mut &[u8]) -> Result<Arc<Chain>, WalError> {
+    let count = take_u32(b)?;
+    if count == 0 {
+        return Err(WalError::Corrupt("empty chain".into()));
+    }
+    let mut blocks = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let n = take_u32(b)?;
+        let block =
+            ExecutedBlock::decode(take(b, n)?).map_err(|e| WalError::Corrupt(e.to_string()))?;
+        if let Some(prev) = blocks.last().map(|p: &ExecutedBlock| p.block.hash())
+            && block.block.header().parent_hash != prev
+        {
+            return Err(WalError::Corrupt("chain blocks do not link".into()));
+        }
+        blocks.push(block);
+    }
+    Ok(Arc::new(Chain::new(blocks)))
+}
+
+fn decode(mut b: &[u8]) -> Result<ExExNotification, WalError> {
+    let b = &mut b;
+    let kind = take(b, 9)?[0];
+    let n = match kind {
+        COMMITTED => ExExNotification::ChainCommitted { new: take_chain(b)? },
+        REORGED => ExExNotification::ChainReorged { old: take_chain(b)?, new: take_chain(b)? },
+        REVERTED => ExExNotification::ChainReverted { old: take_chain(b)? },
+        k => return Err(WalError::Corrupt(format!("unknown entry kind {k}"))),
+    };
+    if !b.is_empty() {
+        return Err(WalError::Corrupt("trailing bytes".into()));
+    }
+    Ok(n)
+}
+
+/// The committed tip an entry's header names (`None` for a revert).
+fn committed_tip(bytes: &[u8]) -> Result<Option<u64>, WalError> {
+    if bytes.len() < 9 {
+        return Err(WalError::Corrupt("entry cut short".into()));
+    }
+    Ok((bytes[0] != REVERTED).then(|| u64::from_be_bytes(bytes[1..9].try_into().expect("8"))))
+}
 const PROGRESS: TableDefinition<&str, &[u8]> = TableDefinition::new("progress");
 
 /// Errors of the log.
@@ -53,7 +145,7 @@ impl Wal {
 
     /// Durably appends a notification; returns its id (ids start at 1).
     pub fn append(&self, n: &ExExNotification) -> Result<u64, WalError> {
-        let bytes = serde_json::to_vec(n).map_err(|e| WalError::Corrupt(e.to_string()))?;
+        let bytes = encode(n);
         let mut w = self.db.begin_write()?;
         w.set_durability(Durability::Immediate);
         let id = {
@@ -88,9 +180,7 @@ impl Wal {
         let mut out = Vec::new();
         for e in t.range(done + 1..)? {
             let (k, v) = e?;
-            let n =
-                serde_json::from_slice(v.value()).map_err(|e| WalError::Corrupt(e.to_string()))?;
-            out.push((k.value(), n));
+            out.push((k.value(), decode(v.value())?));
         }
         Ok(out)
     }
@@ -99,11 +189,14 @@ impl Wal {
     /// leading entry whose committed tip is at or below it (reverts count as done with what
     /// follows them).
     pub fn done_through(&self, height: BlockNumHash) -> Result<u64, WalError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(ENTRIES)?;
         let mut done = 0;
-        for (id, n) in self.entries_after(0)? {
-            match n.committed_chain() {
-                Some(c) if c.tip().block.number() > height.number => break,
-                _ => done = id,
+        for e in t.iter()? {
+            let (k, v) = e?;
+            match committed_tip(v.value())? {
+                Some(tip) if tip > height.number => break,
+                _ => done = k.value(),
             }
         }
         Ok(done)
@@ -123,33 +216,24 @@ impl Wal {
         Ok((done, Some(BlockNumHash::new(number, B256::from_slice(&v[16..])))))
     }
 
-    /// Records an ExEx's progress.
+    /// Records an ExEx's progress and removes the entries with id ≤ `prune_through` (every
+    /// ExEx finished them), in one transaction that the next durable append makes durable.
     pub fn set_progress(
         &self,
         exex: &str,
         done: u64,
         height: BlockNumHash,
+        prune_through: u64,
     ) -> Result<(), WalError> {
         let mut v = Vec::with_capacity(48);
         v.extend_from_slice(&done.to_be_bytes());
         v.extend_from_slice(&height.number.to_be_bytes());
         v.extend_from_slice(height.hash.as_slice());
         let mut w = self.db.begin_write()?;
-        w.set_durability(Durability::Immediate);
+        w.set_durability(Durability::None);
         w.open_table(PROGRESS)?.insert(exex, v.as_slice())?;
-        w.commit()?;
-        Ok(())
-    }
-
-    /// Removes entries with id ≤ `id`.
-    pub fn prune_through(&self, id: u64) -> Result<(), WalError> {
-        if id == 0 {
-            return Ok(());
-        }
-        let w = self.db.begin_write()?;
-        {
-            let mut t = w.open_table(ENTRIES)?;
-            t.retain_in(..=id, |_, _| false)?;
+        if prune_through > 0 {
+            w.open_table(ENTRIES)?.retain_in(..=prune_through, |_, _| false)?;
         }
         w.commit()?;
         Ok(())

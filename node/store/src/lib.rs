@@ -288,6 +288,27 @@ fn slot_key(address: &Address, slot: &U256) -> [u8; 52] {
     k
 }
 
+/// The niceness of the applier thread: its table writes are background work (the block log
+/// already made the block durable), so execution, RPC and gossip on the same cores go first.
+/// It still runs whenever a core is idle, and backpressure bounds how far it may fall behind.
+const APPLIER_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to [`APPLIER_NICE`] (Linux: niceness is
+/// per thread). A failure only costs latency, so it is logged, not returned.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take no pointers and only affect this thread.
+        let r = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, APPLIER_NICE)
+        };
+        if r != 0 {
+            tracing::debug!(target: "store::applier", error = %std::io::Error::last_os_error(), "could not lower the applier's priority");
+        }
+    }
+}
+
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
@@ -358,7 +379,10 @@ impl Store {
         }
         let applier = std::thread::Builder::new()
             .name("store-applier".into())
-            .spawn(move || shared.run_applier())
+            .spawn(move || {
+                background_priority();
+                shared.run_applier()
+            })
             .map_err(StoreError::Log)?;
         info!(target: "store", head = latest.number, root = %computed, "store opened");
         store.applier = Some(applier);

@@ -44,13 +44,7 @@ pub(crate) enum SlotRead {
 impl MemBlock {
     /// Wraps a committed block.
     pub(crate) fn new(executed: ExecutedBlock, changes: StateChanges) -> Self {
-        let block = &executed.block;
-        let header_rlp = alloy::rlp::encode(block.header());
-        let mut body_rlp =
-            Vec::with_capacity(block.transactions().iter().map(|t| t.length()).sum::<usize>() + 8);
-        alloy::rlp::encode_list::<_, TxEnvelope>(block.transactions(), &mut body_rlp);
-        let senders: Vec<u8> = executed.senders.iter().flat_map(|s| s.0.0).collect();
-        let receipts = crate::receipts::encode(&executed.receipts);
+        let [header_rlp, body_rlp, senders, receipts] = encode_parts(&executed);
         Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts)
     }
 
@@ -130,75 +124,188 @@ impl MemBlock {
         self.code.get(hash).cloned()
     }
 
-    /// The block log record: the four encodings (receipts in [`crate::receipts`]' form) and the state changes, each length-prefixed,
-    /// then the deployed code.
+    /// The block log record: the four encodings of [`encode_parts`] and the state changes,
+    /// each length-prefixed, then the deployed code.
     pub(crate) fn record(&self) -> Vec<u8> {
         let changes = self.changes.encode();
         let code_len: usize = self.changes.contracts.iter().map(|(_, c)| 36 + c.len()).sum();
-        let mut out = Vec::with_capacity(
-            24 + self.header_rlp.len()
-                + self.body_rlp.len()
-                + self.senders.len()
-                + self.receipts.len()
-                + changes.len()
-                + code_len,
-        );
-        for part in [&self.header_rlp, &self.body_rlp, &self.senders, &self.receipts, &changes] {
-            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            out.extend_from_slice(part);
+        let parts = [&self.header_rlp, &self.body_rlp, &self.senders, &self.receipts, &changes];
+        let mut out =
+            Vec::with_capacity(parts.iter().map(|p| 4 + p.len()).sum::<usize>() + 4 + code_len);
+        for part in parts {
+            put_part(&mut out, part);
         }
         out.extend_from_slice(&(self.changes.contracts.len() as u32).to_le_bytes());
         for (hash, code) in &self.changes.contracts {
             out.extend_from_slice(hash.as_slice());
-            out.extend_from_slice(&(code.len() as u32).to_le_bytes());
-            out.extend_from_slice(code);
+            put_part(&mut out, code);
         }
         out
     }
 
     /// Decodes [`Self::record`].
     pub(crate) fn from_record(mut b: &[u8]) -> Result<Self, StoreError> {
-        fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], StoreError> {
-            if b.len() < n {
-                return Err(corrupt("block log record cut short"));
-            }
-            let (h, t) = b.split_at(n);
-            *b = t;
-            Ok(h)
-        }
-        fn u32_(b: &mut &[u8]) -> Result<usize, StoreError> {
-            Ok(u32::from_le_bytes(take(b, 4)?.try_into().expect("4 bytes")) as usize)
-        }
-        let part = |b: &mut &[u8]| -> Result<Vec<u8>, StoreError> {
-            let n = u32_(b)?;
-            Ok(take(b, n)?.to_vec())
-        };
-        let header_rlp = part(&mut b)?;
-        let body_rlp = part(&mut b)?;
-        let senders = part(&mut b)?;
-        let receipts_bytes = part(&mut b)?;
-        let changes_bytes = part(&mut b)?;
-        let mut changes = StateChanges::decode(&changes_bytes)
+        let b = &mut b;
+        let header_rlp = take_part(b)?.to_vec();
+        let body_rlp = take_part(b)?.to_vec();
+        let senders = take_part(b)?.to_vec();
+        let receipts_bytes = take_part(b)?.to_vec();
+        let mut changes = StateChanges::decode(take_part(b)?)
             .ok_or_else(|| corrupt("block log record: state changes"))?;
-        for _ in 0..u32_(&mut b)? {
-            let hash = B256::from_slice(take(&mut b, 32)?);
-            let n = u32_(&mut b)?;
-            changes.contracts.push((hash, Bytes::copy_from_slice(take(&mut b, n)?)));
+        for _ in 0..take_u32(b)? {
+            let hash = B256::from_slice(take(b, 32)?);
+            changes.contracts.push((hash, Bytes::copy_from_slice(take_part(b)?)));
         }
         if !b.is_empty() {
             return Err(corrupt("block log record: trailing bytes"));
         }
-        let header: Header = decode(&header_rlp, "block log header")?;
-        let txs: Vec<TxEnvelope> = decode(&body_rlp, "block log body")?;
-        let receipts = crate::receipts::decode(&receipts_bytes)?;
-        if senders.len() != 20 * txs.len() {
-            return Err(corrupt("block log record: senders"));
-        }
-        let executed = ExecutedBlock {
-            block: SealedBlock::from_parts(header, txs),
-            senders: senders.chunks_exact(20).map(Address::from_slice).collect(),
-            receipts,
-        };
+        let executed = executed_from_parts(&header_rlp, &body_rlp, &senders, &receipts_bytes)?;
         Ok(Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts_bytes))
+    }
+}
+
+/// The four encodings a block is stored as: header RLP, the transactions' RLP list, the
+/// senders (20 bytes each) and the receipts in [`crate::receipts`]' form.
+fn encode_parts(executed: &ExecutedBlock) -> [Vec<u8>; 4] {
+    let block = &executed.block;
+    let header_rlp = alloy::rlp::encode(block.header());
+    let mut body_rlp =
+        Vec::with_capacity(block.transactions().iter().map(|t| t.length()).sum::<usize>() + 8);
+    alloy::rlp::encode_list::<_, TxEnvelope>(block.transactions(), &mut body_rlp);
+    let senders: Vec<u8> = executed.senders.iter().flat_map(|s| s.0.0).collect();
+    let receipts = crate::receipts::encode(&executed.receipts);
+    [header_rlp, body_rlp, senders, receipts]
+}
+
+/// Decodes [`encode_parts`].
+fn executed_from_parts(
+    header_rlp: &[u8],
+    body_rlp: &[u8],
+    senders: &[u8],
+    receipts: &[u8],
+) -> Result<ExecutedBlock, StoreError> {
+    let header: Header = decode(header_rlp, "block header")?;
+    let txs: Vec<TxEnvelope> = decode(body_rlp, "block body")?;
+    let receipts = crate::receipts::decode(receipts)?;
+    if senders.len() != 20 * txs.len() || receipts.len() != txs.len() {
+        return Err(corrupt("executed block: senders or receipts do not match the transactions"));
+    }
+    Ok(ExecutedBlock {
+        block: SealedBlock::from_parts(header, txs),
+        senders: senders.chunks_exact(20).map(Address::from_slice).collect(),
+        receipts,
+    })
+}
+
+fn put_part(out: &mut Vec<u8>, part: &[u8]) {
+    out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+    out.extend_from_slice(part);
+}
+
+pub(crate) fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], StoreError> {
+    if b.len() < n {
+        return Err(corrupt("stored record cut short"));
+    }
+    let (h, t) = b.split_at(n);
+    *b = t;
+    Ok(h)
+}
+
+fn take_u32(b: &mut &[u8]) -> Result<usize, StoreError> {
+    Ok(u32::from_le_bytes(take(b, 4)?.try_into().expect("4 bytes")) as usize)
+}
+
+fn take_part<'a>(b: &mut &'a [u8]) -> Result<&'a [u8], StoreError> {
+    let n = take_u32(b)?;
+    take(b, n)
+}
+
+impl ExecutedBlock {
+    /// A compact binary encoding (the one the block log uses for a block): header and body as
+    /// RLP, the senders, and the receipts without their blooms, each length-prefixed.
+    pub fn encode(&self) -> Vec<u8> {
+        let parts = encode_parts(self);
+        let mut out = Vec::with_capacity(parts.iter().map(|p| 4 + p.len()).sum());
+        for part in &parts {
+            put_part(&mut out, part);
+        }
+        out
+    }
+
+    /// Decodes [`Self::encode`]; the block hash is computed from the header.
+    pub fn decode(mut b: &[u8]) -> Result<Self, StoreError> {
+        let b = &mut b;
+        let (h, body, senders, receipts) =
+            (take_part(b)?, take_part(b)?, take_part(b)?, take_part(b)?);
+        if !b.is_empty() {
+            return Err(corrupt("executed block: trailing bytes"));
+        }
+        executed_from_parts(h, body, senders, receipts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{
+        consensus::{SignableTransaction, TxEip1559, TxLegacy},
+        primitives::{Signature, TxKind},
+    };
+
+    fn executed() -> ExecutedBlock {
+        let sig = Signature::test_signature();
+        let txs: Vec<TxEnvelope> = vec![
+            TxLegacy {
+                nonce: 1,
+                gas_limit: 21_000,
+                to: TxKind::Call(Address::repeat_byte(1)),
+                ..Default::default()
+            }
+            .into_signed(sig)
+            .into(),
+            TxEip1559 {
+                chain_id: 167,
+                nonce: 7,
+                gas_limit: 90_000,
+                max_fee_per_gas: 10,
+                to: TxKind::Create,
+                input: Bytes::from_static(&[0x60, 0x00]),
+                ..Default::default()
+            }
+            .into_signed(sig)
+            .into(),
+            TxLegacy { nonce: 2, gas_limit: 21_000, ..Default::default() }.into_signed(sig).into(),
+        ];
+        let receipts = crate::receipts::tests::sample();
+        let header = Header { number: 9, gas_used: 80_000, ..Default::default() };
+        ExecutedBlock {
+            block: SealedBlock::from_parts(header, txs),
+            senders: vec![
+                Address::repeat_byte(5),
+                Address::repeat_byte(6),
+                Address::repeat_byte(7),
+            ],
+            receipts,
+        }
+    }
+
+    #[test]
+    fn executed_block_round_trips_and_rejects_damage() {
+        let block = executed();
+        let bytes = block.encode();
+        let back = ExecutedBlock::decode(&bytes).unwrap();
+        assert_eq!(back, block);
+        assert_eq!(back.block.hash(), block.block.hash());
+        // every cut is an error, never a shorter block
+        for n in 0..bytes.len() {
+            assert!(ExecutedBlock::decode(&bytes[..n]).is_err(), "cut at {n}");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(ExecutedBlock::decode(&long).is_err(), "trailing byte");
+        // senders that do not match the transactions
+        let mut wrong = block.clone();
+        wrong.senders.pop();
+        assert!(ExecutedBlock::decode(&wrong.encode()).is_err());
     }
 }

@@ -5,7 +5,7 @@
 //! transaction type, the status, the cumulative gas and the RLP of the logs; reading rebuilds
 //! the bloom. This roughly halves the bytes a block of 2,000 transfers writes.
 
-use crate::{StoreError, corrupt};
+use crate::{StoreError, corrupt, mem::take};
 use alloy::{
     consensus::{Eip658Value, Receipt, ReceiptEnvelope, TxType},
     primitives::{B256, Log},
@@ -42,14 +42,6 @@ pub(crate) fn encode(receipts: &[ReceiptEnvelope]) -> Vec<u8> {
 
 /// Decodes [`encode`]'s output, rebuilding each bloom.
 pub(crate) fn decode(mut b: &[u8]) -> Result<Vec<ReceiptEnvelope>, StoreError> {
-    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], StoreError> {
-        if b.len() < n {
-            return Err(corrupt("stored receipts cut short"));
-        }
-        let (h, t) = b.split_at(n);
-        *b = t;
-        Ok(h)
-    }
     let count = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes")) as usize;
     let mut out = Vec::with_capacity(count.min(1 << 16));
     for _ in 0..count {
@@ -82,17 +74,17 @@ pub(crate) fn decode(mut b: &[u8]) -> Result<Vec<ReceiptEnvelope>, StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use alloy::primitives::{Address, Bytes, LogData};
 
-    #[test]
-    fn receipts_round_trip_with_their_blooms() {
+    /// Receipts of three types, with and without logs, each status kind.
+    pub(crate) fn sample() -> Vec<ReceiptEnvelope> {
         let log = Log {
             address: Address::repeat_byte(9),
             data: LogData::new_unchecked(vec![B256::repeat_byte(1)], Bytes::from_static(b"hi")),
         };
-        let receipts: Vec<ReceiptEnvelope> = vec![
+        vec![
             ReceiptEnvelope::from_typed(
                 TxType::Eip1559,
                 Receipt {
@@ -120,7 +112,12 @@ mod tests {
                 }
                 .with_bloom(),
             ),
-        ];
+        ]
+    }
+
+    #[test]
+    fn receipts_round_trip_with_their_blooms() {
+        let receipts = sample();
         let bytes = encode(&receipts);
         assert_eq!(decode(&bytes).unwrap(), receipts);
         assert!(bytes.len() < alloy::rlp::encode(&receipts).len() / 3);
