@@ -258,6 +258,33 @@ impl ProtectionDb {
         Ok(Authorized::New)
     }
 
+    /// Drops the unsigned messages kept with `signer`'s records at heights up to `height` on
+    /// `chain_id` (the records themselves stay: they are what refuses a second commitment).
+    /// A message is kept only so that a restart can publish and propose what was signed; once
+    /// its block is final on L1 it is not needed, and keeping every one would grow the file by
+    /// every block's transactions forever. Returns how many were dropped.
+    pub fn prune_payloads_through(
+        &self,
+        signer: Address,
+        chain_id: u64,
+        height: u64,
+    ) -> Result<usize, ProtectionError> {
+        let w = self.db.begin_write().map_err(db_err)?;
+        let dropped = {
+            let mut t = w.open_table(PAYLOADS).map_err(db_err)?;
+            let range = (signer.0.0, chain_id, 0)..=(signer.0.0, chain_id, height);
+            let mut dropped = 0;
+            t.retain_in(range, |_, _| {
+                dropped += 1;
+                false
+            })
+            .map_err(db_err)?;
+            dropped
+        };
+        w.commit().map_err(db_err)?;
+        Ok(dropped)
+    }
+
     /// Every record, as an interchange file.
     pub fn export(&self) -> Result<Interchange, ProtectionError> {
         let r = self.db.begin_read().map_err(db_err)?;
@@ -335,6 +362,40 @@ mod tests {
     }
 
     const ME: Address = Address::repeat_byte(0x11);
+
+    #[test]
+    fn pruning_payloads_keeps_the_records_that_refuse_equivocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = ProtectionDb::open(&dir.path().join("protection.redb")).unwrap();
+        let other = Address::repeat_byte(0x22);
+        for h in 1..=5u64 {
+            db.authorize_with_payload(ME, 1, h, rec(h as u8), &[h as u8; 100]).unwrap();
+            db.authorize_with_payload(ME, 2, h, rec(h as u8), &[h as u8; 100]).unwrap();
+            db.authorize_with_payload(other, 1, h, rec(h as u8), &[h as u8; 100]).unwrap();
+        }
+        assert_eq!(db.prune_payloads_through(ME, 1, 3).unwrap(), 3);
+        for h in 1..=3 {
+            assert_eq!(db.payload(ME, 1, h).unwrap(), None, "pruned at {h}");
+            assert!(db.record(ME, 1, h).unwrap().is_some(), "the record stays at {h}");
+            assert!(
+                matches!(
+                    db.authorize(ME, 1, h, rec(0x77)),
+                    Err(ProtectionError::Conflict { height, .. }) if height == h
+                ),
+                "a second commitment at {h} is still refused"
+            );
+            assert_eq!(db.authorize(ME, 1, h, rec(h as u8)).unwrap(), Authorized::AlreadySigned);
+        }
+        for h in 4..=5 {
+            assert_eq!(db.payload(ME, 1, h).unwrap(), Some(vec![h as u8; 100]));
+        }
+        // another chain and another signer are untouched
+        for h in 1..=5 {
+            assert!(db.payload(ME, 2, h).unwrap().is_some());
+            assert!(db.payload(other, 1, h).unwrap().is_some());
+        }
+        assert_eq!(db.prune_payloads_through(ME, 1, 3).unwrap(), 0, "idempotent");
+    }
 
     #[test]
     fn refuses_a_second_commitment_at_a_height_across_reopen() {

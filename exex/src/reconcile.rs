@@ -439,6 +439,9 @@ impl Reconciler {
             })?;
             report.safe = safe;
             report.finalized = finalized;
+            if let Some(f) = finalized {
+                service.prune_signed_payloads(f);
+            }
         }
         report.orphaned = self.drop_unproposed(service, l1_head.timestamp).await?;
         Ok(report)

@@ -59,7 +59,9 @@ pub async fn preconfirm(
     l2_chain_id: u64,
     plan: BlockPlan,
 ) -> Result<PreconfMessage, SequencerError> {
+    let started = std::time::Instant::now();
     let built = engine.build_payload(plan.attrs.clone(), source, limits).await?;
+    let built_at = started.elapsed();
     let block = built.block.block;
     let header = block.header();
     let commitment = Preconfirmation {
@@ -77,7 +79,7 @@ pub async fn preconfirm(
     };
     let unsigned = PreconfMessage::unsigned_payload(&commitment, block.block());
     let signature = signer.sign_with_payload(&commitment, &unsigned).await?;
-    tracing::info!(target: "preconf::sequencer", number = header.number, hash = %block.hash(), txs = block.block().body.transactions.len(), "preconfirmed");
+    tracing::info!(target: "preconf::sequencer", number = header.number, hash = %block.hash(), txs = block.block().body.transactions.len(), build_ms = built_at.as_secs_f64() * 1e3, sign_ms = (started.elapsed() - built_at).as_secs_f64() * 1e3, "preconfirmed");
     Ok(PreconfMessage { commitment, signature, block: block.into_block() })
 }
 

@@ -418,14 +418,9 @@ impl PreconfService {
         let pool = &self.parts.pool;
         let outcome = follow_with_senders(&self.parts.engine, msg, &ctx, |block| {
             use alloy::consensus::transaction::SignerRecoverable;
-            block
-                .body
-                .transactions
-                .iter()
-                .map(|tx| {
-                    pool.get(tx.tx_hash()).map(|p| p.sender()).or_else(|| tx.recover_signer().ok())
-                })
-                .collect()
+            let txs = &block.body.transactions;
+            let known = pool.senders_of(txs.iter().map(|tx| tx.tx_hash()));
+            txs.iter().zip(known).map(|(tx, s)| s.or_else(|| tx.recover_signer().ok())).collect()
         })
         .await?;
         tracing::debug!(
@@ -618,6 +613,26 @@ impl PreconfService {
     /// Our preconfer address (`None` on a follower).
     pub fn address(&self) -> Option<Address> {
         self.parts.signer.as_ref().map(|s| s.address())
+    }
+
+    /// Drops the signed messages kept for a restart at heights up to `finalized`: those blocks
+    /// are final on L1, so nothing will publish or propose them again. The slashing-protection
+    /// records stay.
+    pub fn prune_signed_payloads(&self, finalized: u64) {
+        let Some(signer) = &self.parts.signer else { return };
+        match signer.protection().prune_payloads_through(
+            signer.address(),
+            self.parts.l2_chain_id,
+            finalized,
+        ) {
+            Ok(0) => {}
+            Ok(dropped) => {
+                tracing::debug!(target: "preconf::protection", dropped, finalized, "pruned signed payloads of final blocks")
+            }
+            Err(e) => {
+                tracing::warn!(target: "preconf::protection", %e, finalized, "pruning signed payloads failed")
+            }
+        }
     }
 
     /// Who owns which window.

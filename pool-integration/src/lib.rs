@@ -194,6 +194,17 @@ impl<R: AccountReader> Pool<R> {
         self.inner.read().get(hash).map(|e| e.tx.clone())
     }
 
+    /// The recovered senders of `hashes`, in order, under one read lock; `None` for a
+    /// transaction the pool does not hold. Import uses it to skip recovering signatures the
+    /// pool already recovered.
+    pub fn senders_of<'a>(
+        &self,
+        hashes: impl IntoIterator<Item = &'a B256>,
+    ) -> Vec<Option<Address>> {
+        let inner = self.inner.read();
+        hashes.into_iter().map(|h| inner.get(h).map(|e| e.tx.sender())).collect()
+    }
+
     /// The sub-pool of a pooled transaction.
     pub fn sub_pool(&self, hash: &B256) -> Option<SubPool> {
         self.inner.read().get(hash).map(|e| e.sub)

@@ -306,6 +306,7 @@ pub fn build_block(
     source: &mut impl TxSource,
     limits: BuildLimits,
 ) -> Result<BuiltBlock, BuildError> {
+    let started = std::time::Instant::now();
     check_parent_is_latest(store, parent_hash)?;
     if attrs.timestamp < parent.timestamp {
         return Err(BuildError::TimestampBeforeParent {
@@ -357,9 +358,10 @@ pub fn build_block(
             source.mark_invalid(&tx);
         }
     }
+    let selected = started.elapsed();
     let (_, outcome) =
         run.finish(store, &parent_info, attrs, None).map_err(execute::build_error)?;
-    debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), skipped = skipped.len(), "built block");
+    debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), skipped = skipped.len(), selection_and_execution_ms = selected.as_secs_f64() * 1e3, timings = ?outcome.timings, "built block");
     Ok(BuiltBlock { outcome, skipped })
 }
 
@@ -478,7 +480,7 @@ pub fn import_block(
         store.undo_trie(outcome.trie_undo);
         return Err(e);
     }
-    debug!(target: "evm::import", number = header.number, hash = %block.hash(), txs = txs.len(), "imported block");
+    debug!(target: "evm::import", number = header.number, hash = %block.hash(), txs = txs.len(), timings = ?outcome.timings, "imported block");
     Ok(outcome)
 }
 

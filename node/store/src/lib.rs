@@ -586,6 +586,7 @@ impl Store {
         let started = std::time::Instant::now();
         let mem_block = Arc::new(MemBlock::new(executed.clone(), changes.clone()));
         let record = mem_block.record();
+        let encoded = started.elapsed();
         {
             let mut log = self.shared.log.lock();
             log.append(&record).map_err(StoreError::Log)?;
@@ -594,7 +595,7 @@ impl Store {
             mem.heads.latest = block.num_hash();
         }
         self.shared.notify();
-        debug!(target: "store", number, hash = %block.hash(), txs = block.transactions().len(), bytes = record.len(), ms = started.elapsed().as_secs_f64() * 1e3, "committed block");
+        debug!(target: "store", number, hash = %block.hash(), txs = block.transactions().len(), bytes = record.len(), encode_ms = encoded.as_secs_f64() * 1e3, ms = started.elapsed().as_secs_f64() * 1e3, "committed block");
         Ok(())
     }
 
