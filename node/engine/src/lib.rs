@@ -96,8 +96,6 @@ pub enum EngineError {
 pub struct BuiltPayload {
     /// The block (not canonical until a fork choice selects it).
     pub block: ExecutedBlock,
-    /// Its compressed tx list, as it will be proposed.
-    pub tx_list: alloy::primitives::Bytes,
     /// Candidates left out.
     pub skipped: Vec<SkippedTx>,
 }
@@ -309,9 +307,8 @@ impl Engine {
             &mut source,
             limits,
         )?;
-        let tx_list = built.outcome.tx_list.clone().expect("built blocks carry their tx list");
         let block = self.keep(built.outcome);
-        Ok(BuiltPayload { block, tx_list, skipped: built.skipped })
+        Ok(BuiltPayload { block, skipped: built.skipped })
     }
 
     fn on_new_payload(

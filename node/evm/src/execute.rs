@@ -12,7 +12,7 @@ use alloy::{
         transaction::Recovered,
     },
     eips::{Encodable2718, eip7685::EMPTY_REQUESTS_HASH},
-    primitives::{Address, B256, Bloom, Bytes, U256},
+    primitives::{Address, B256, Bloom, U256},
     trie::EMPTY_ROOT_HASH,
 };
 use alloy_evm::{
@@ -54,10 +54,6 @@ pub struct ExecutionOutcome {
     pub changes: StateChanges,
     /// Undo record of the tries.
     pub trie_undo: TrieUndo,
-    /// The block's tx list (anchor excluded) as Taiko proposes it, zlib(RLP(list)): set for
-    /// built blocks (their proposer needs it), `None` for imported ones (only the size is
-    /// checked).
-    pub tx_list: Option<Bytes>,
     /// Where the time went.
     pub timings: PhaseTimings,
 }
@@ -228,7 +224,9 @@ impl<'a> BlockRun<'a> {
     /// (with the state root from the store's tries, which keep the block's state).
     ///
     /// `precomputed` carries the transactions root when it was computed alongside execution
-    /// (import knows the transactions up front); the tx list is then not compressed here.
+    /// (import knows the transactions up front). The tx list is never compressed here: the
+    /// builder's budget already guarantees that it fits, and the proposer compresses a whole
+    /// turn's list when it proposes, off the preconfirmation path.
     pub(crate) fn finish(
         self,
         store: &Store,
@@ -245,7 +243,6 @@ impl<'a> BlockRun<'a> {
             coinbase_share,
             treasury_share,
             base_fee,
-            budget,
             started,
             ..
         } = self;
@@ -266,19 +263,17 @@ impl<'a> BlockRun<'a> {
         let changes = StateChanges::from_bundle(&bundle);
         split(&mut timings.changes);
         // The state root on this thread; receipts root, bloom and (when not precomputed) the
-        // transactions root and tx list on another.
+        // transactions root on another.
         let receipts: Vec<ReceiptEnvelope> = result.receipts;
-        let (root, (receipts_root, logs_bloom, transactions_root, tx_list, side)) =
+        let (root, (receipts_root, logs_bloom, transactions_root, side)) =
             std::thread::scope(|scope| {
                 let side = scope.spawn(|| {
                     let t = std::time::Instant::now();
                     let receipts_root = calculate_receipt_root(&receipts);
                     let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
-                    let (tx_list, transactions_root) = match precomputed {
-                        Some(root) => (None, root),
-                        None => (Some(budget.finish()), calculate_transaction_root(&txs)),
-                    };
-                    (receipts_root, logs_bloom, transactions_root, tx_list, t.elapsed())
+                    let transactions_root =
+                        precomputed.unwrap_or_else(|| calculate_transaction_root(&txs));
+                    (receipts_root, logs_bloom, transactions_root, t.elapsed())
                 });
                 let root = store.apply_to_trie(&changes);
                 (root, side.join().expect("commitment thread does not panic"))
@@ -323,7 +318,6 @@ impl<'a> BlockRun<'a> {
                 executed: ExecutedBlock { block, senders, receipts },
                 changes,
                 trie_undo,
-                tx_list,
                 timings,
             },
         ))

@@ -9,7 +9,6 @@
 
 use alloy::{
     consensus::TxEnvelope,
-    primitives::Bytes,
     rlp::{Encodable, Header as RlpHeader},
 };
 use flate2::{Compression, write::ZlibEncoder};
@@ -147,10 +146,5 @@ impl TxListBudget {
     /// Whether another exact check is possible (building can stop early when not).
     pub fn exhausted(&self) -> bool {
         self.exact_checks >= MAX_EXACT_CHECKS && !self.surely_fits(self.items.len() + 100)
-    }
-
-    /// The compressed list.
-    pub fn finish(self) -> Bytes {
-        compress_items(&self.items).into()
     }
 }

@@ -436,10 +436,9 @@ fn builder_respects_the_compressed_tx_list_budget() {
     )
     .unwrap();
     let o = &built.outcome;
-    let list = o.tx_list.as_ref().expect("built blocks carry their tx list");
+    let list = taiko_evm::compress_tx_list(&o.executed.block.transactions()[1..]);
     assert!(list.len() <= 40_000, "{}", list.len());
     assert!(list.len() > 30_000, "the budget is used, not wasted: {}", list.len());
-    assert_eq!(taiko_evm::compress_tx_list(&o.executed.block.transactions()[1..]), list.to_vec());
     assert!(built.skipped.iter().any(|s| s.reason == SkipReason::TxListFull));
     // Per sender, nonces stay in order.
     let mut last: std::collections::HashMap<Address, u64> = Default::default();
