@@ -140,11 +140,14 @@ impl CommitmentSigner {
             tx_list_hash: c.txListHash,
         };
         let (me, chain, height) = (self.signer.address(), c.l2ChainId, c.blockNumber);
+        let started = std::time::Instant::now();
         match payload {
             Some(p) => self.protection.authorize_with_payload(me, chain, height, record, p)?,
             None => self.protection.authorize(me, chain, height, record)?,
         };
+        let recorded = started.elapsed();
         let sig = self.signer.sign_hash(digest).await?;
+        tracing::debug!(target: "preconf::signer", height, payload_bytes = payload.map_or(0, <[u8]>::len), protection_ms = recorded.as_secs_f64() * 1e3, sign_ms = (started.elapsed() - recorded).as_secs_f64() * 1e3, "signed");
         let recovered = sig
             .recover_address_from_prehash(&digest)
             .map_err(|e| SignerError::Signing(e.to_string()))?;
