@@ -141,10 +141,11 @@ impl CommitmentSigner {
         };
         let (me, chain, height) = (self.signer.address(), c.l2ChainId, c.blockNumber);
         let started = std::time::Instant::now();
-        match payload {
-            Some(p) => self.protection.authorize_with_payload(me, chain, height, record, p)?,
-            None => self.protection.authorize(me, chain, height, record)?,
-        };
+        // a durable write: off the runtime's workers, so gossip and RPC go on meanwhile
+        taiko_node_exex::off_runtime(|| match payload {
+            Some(p) => self.protection.authorize_with_payload(me, chain, height, record, p),
+            None => self.protection.authorize(me, chain, height, record),
+        })?;
         let recorded = started.elapsed();
         let sig = self.signer.sign_hash(digest).await?;
         tracing::debug!(target: "preconf::signer", height, payload_bytes = payload.map_or(0, <[u8]>::len), protection_ms = recorded.as_secs_f64() * 1e3, sign_ms = (started.elapsed() - recorded).as_secs_f64() * 1e3, "signed");

@@ -336,9 +336,10 @@ impl<Node: NodeComponents> ExExManager<Node> {
     }
 }
 
-/// Runs a blocking log operation without stalling the runtime's other tasks: on a
-/// multi-threaded runtime the worker hands its queue to another thread meanwhile.
-fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+/// Runs blocking work (a durable write, say) from async code without stalling the runtime's
+/// other tasks: on a multi-threaded runtime the worker hands its queue to another thread
+/// meanwhile (`block_in_place`); elsewhere (a current-thread runtime, no runtime) it just runs.
+pub fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),

@@ -251,3 +251,66 @@ impl Wal {
         Ok(self.len()? == 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::consensus::Header;
+    use taiko_store::SealedBlock;
+
+    fn chain(from: u64, n: u64) -> Arc<Chain> {
+        let mut parent = B256::repeat_byte(7);
+        let blocks = (from..from + n)
+            .map(|number| {
+                let block = SealedBlock::from_parts(
+                    Header { number, parent_hash: parent, ..Default::default() },
+                    vec![],
+                );
+                parent = block.hash();
+                ExecutedBlock { block, senders: vec![], receipts: vec![] }
+            })
+            .collect();
+        Arc::new(Chain::new(blocks))
+    }
+
+    #[test]
+    fn entries_round_trip_and_damage_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path().join("wal.redb")).unwrap();
+        let sent = [
+            ExExNotification::ChainCommitted { new: chain(1, 2) },
+            ExExNotification::ChainReorged { old: chain(2, 1), new: chain(2, 3) },
+            ExExNotification::ChainReverted { old: chain(4, 1) },
+        ];
+        for n in &sent {
+            let bytes = encode(n);
+            assert_eq!(&decode(&bytes).unwrap(), n);
+            // every cut and a trailing byte are errors, never a shorter notification
+            for cut in 0..bytes.len() {
+                assert!(matches!(decode(&bytes[..cut]), Err(WalError::Corrupt(_))), "cut {cut}");
+            }
+            let mut long = bytes.clone();
+            long.push(0);
+            assert!(matches!(decode(&long), Err(WalError::Corrupt(_))));
+            wal.append(n).unwrap();
+        }
+        // finished entries are found from the headers: the revert counts with what precedes it
+        assert_eq!(wal.done_through(BlockNumHash::new(1, B256::ZERO)).unwrap(), 0);
+        assert_eq!(wal.done_through(BlockNumHash::new(2, B256::ZERO)).unwrap(), 1);
+        assert_eq!(wal.done_through(BlockNumHash::new(4, B256::ZERO)).unwrap(), 3);
+
+        // an unknown kind and blocks that do not link are refused
+        let mut bad = encode(&sent[0]);
+        bad[0] = 9;
+        assert!(matches!(decode(&bad), Err(WalError::Corrupt(m)) if m.contains("kind")));
+        let mut unlinked = vec![COMMITTED];
+        unlinked.extend_from_slice(&2u64.to_be_bytes());
+        unlinked.extend_from_slice(&2u32.to_le_bytes());
+        for b in [chain(1, 1), chain(2, 1)] {
+            let bytes = b.blocks()[0].encode();
+            unlinked.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            unlinked.extend_from_slice(&bytes);
+        }
+        assert!(matches!(decode(&unlinked), Err(WalError::Corrupt(m)) if m.contains("link")));
+    }
+}
