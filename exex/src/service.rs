@@ -326,6 +326,11 @@ impl PreconfService {
             || self.parts.schedule.window_at(next_tick_ms / 1000).map(|(o, _)| o) != Some(owner);
         let head = parent.number;
         let started_at = std::time::Instant::now();
+        // how late this tick began against the wall clock (the tick's own time is `now_ms`)
+        let started_late_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1e3 - now_ms as f64)
+            .unwrap_or_default();
         let msg = match resume(signer, self.parts.l2_chain_id, head + 1).await? {
             Some(m) => {
                 if m.block.header.parent_hash != parent.hash_slow() {
@@ -394,6 +399,7 @@ impl PreconfService {
             number = msg.commitment.blockNumber,
             txs = msg.block.body.transactions.len(),
             bytes = wire_bytes.len(),
+            started_after_tick_ms = started_late_ms,
             signed_ms = signed_at.as_secs_f64() * 1e3,
             published_ms = published_at.as_secs_f64() * 1e3,
             committed_ms = started_at.elapsed().as_secs_f64() * 1e3,
