@@ -626,11 +626,14 @@ impl PreconfService {
     /// records stay.
     pub fn prune_signed_payloads(&self, finalized: u64) {
         let Some(signer) = &self.parts.signer else { return };
-        match signer.protection().prune_payloads_through(
-            signer.address(),
-            self.parts.l2_chain_id,
-            finalized,
-        ) {
+        // a durable write, like signing's: off the runtime's workers
+        match taiko_node_exex::off_runtime(|| {
+            signer.protection().prune_payloads_through(
+                signer.address(),
+                self.parts.l2_chain_id,
+                finalized,
+            )
+        }) {
             Ok(0) => {}
             Ok(dropped) => {
                 tracing::debug!(target: "preconf::protection", dropped, finalized, "pruned signed payloads of final blocks")

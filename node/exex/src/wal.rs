@@ -10,7 +10,10 @@ use crate::{Chain, ExExNotification};
 use alloy::{eips::BlockNumHash, primitives::B256};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use std::{path::Path, sync::Arc};
-use taiko_store::ExecutedBlock;
+use taiko_store::{
+    ExecutedBlock, StoreError,
+    codec::{put_part, take, take_part, take_u32},
+};
 
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("notifications_v2");
 
@@ -21,9 +24,7 @@ const REVERTED: u8 = 2;
 fn put_chain(out: &mut Vec<u8>, chain: &Chain) {
     out.extend_from_slice(&(chain.blocks().len() as u32).to_le_bytes());
     for b in chain.blocks() {
-        let bytes = b.encode();
-        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-        out.extend_from_slice(&bytes);
+        put_part(out, &b.encode());
     }
 }
 
@@ -43,17 +44,11 @@ fn encode(n: &ExExNotification) -> Vec<u8> {
     out
 }
 
-fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], WalError> {
-    if b.len() < n {
-        return Err(WalError::Corrupt("entry cut short".into()));
+/// The log meets the store's errors only when decoding its blocks and framing.
+impl From<StoreError> for WalError {
+    fn from(e: StoreError) -> Self {
+        WalError::Corrupt(e.to_string())
     }
-    let (h, t) = b.split_at(n);
-    *b = t;
-    Ok(h)
-}
-
-fn take_u32(b: &mut &[u8]) -> Result<usize, WalError> {
-    Ok(u32::from_le_bytes(take(b, 4)?.try_into().expect("4 bytes")) as usize)
 }
 
 fn take_chain(b: &mut &[u8]) -> Result<Arc<Chain>, WalError> {
@@ -63,9 +58,7 @@ fn take_chain(b: &mut &[u8]) -> Result<Arc<Chain>, WalError> {
     }
     let mut blocks = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
-        let n = take_u32(b)?;
-        let block =
-            ExecutedBlock::decode(take(b, n)?).map_err(|e| WalError::Corrupt(e.to_string()))?;
+        let block = ExecutedBlock::decode(take_part(b)?)?;
         if let Some(prev) = blocks.last().map(|p: &ExecutedBlock| p.block.hash())
             && block.block.header().parent_hash != prev
         {

@@ -141,12 +141,7 @@ impl StateChanges {
     /// Decodes [`Self::encode`]'s output.
     pub(crate) fn decode(mut b: &[u8]) -> Option<Self> {
         fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-            if b.len() < n {
-                return None;
-            }
-            let (h, t) = b.split_at(n);
-            *b = t;
-            Some(h)
+            crate::codec::take(b, n).ok()
         }
         fn u32_(b: &mut &[u8]) -> Option<u32> {
             Some(u32::from_be_bytes(take(b, 4)?.try_into().ok()?))

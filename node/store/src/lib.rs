@@ -38,6 +38,7 @@
 
 mod block_log;
 mod changes;
+pub mod codec;
 mod mem;
 mod primitives;
 mod provider;

@@ -4,7 +4,11 @@
 //! hash maps of its post-state so that reads at `latest` find what it changed without a table
 //! lookup. The same encodings, framed together, are the block log record.
 
-use crate::{Account, ExecutedBlock, SealedBlock, StateChanges, StoreError, corrupt, decode};
+use crate::{
+    Account, ExecutedBlock, SealedBlock, StateChanges, StoreError,
+    codec::{put_part, take, take_part, take_u32},
+    corrupt, decode,
+};
 use alloy::{
     consensus::{Header, TxEnvelope},
     primitives::{
@@ -195,29 +199,6 @@ fn executed_from_parts(
         senders: senders.chunks_exact(20).map(Address::from_slice).collect(),
         receipts,
     })
-}
-
-fn put_part(out: &mut Vec<u8>, part: &[u8]) {
-    out.extend_from_slice(&(part.len() as u32).to_le_bytes());
-    out.extend_from_slice(part);
-}
-
-pub(crate) fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], StoreError> {
-    if b.len() < n {
-        return Err(corrupt("stored record cut short"));
-    }
-    let (h, t) = b.split_at(n);
-    *b = t;
-    Ok(h)
-}
-
-fn take_u32(b: &mut &[u8]) -> Result<usize, StoreError> {
-    Ok(u32::from_le_bytes(take(b, 4)?.try_into().expect("4 bytes")) as usize)
-}
-
-fn take_part<'a>(b: &mut &'a [u8]) -> Result<&'a [u8], StoreError> {
-    let n = take_u32(b)?;
-    take(b, n)
 }
 
 impl ExecutedBlock {

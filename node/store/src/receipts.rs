@@ -5,7 +5,11 @@
 //! transaction type, the status, the cumulative gas and the RLP of the logs; reading rebuilds
 //! the bloom. This roughly halves the bytes a block of 2,000 transfers writes.
 
-use crate::{StoreError, corrupt, mem::take};
+use crate::{
+    StoreError,
+    codec::{take, take_part, take_u32},
+    corrupt,
+};
 use alloy::{
     consensus::{Eip658Value, Receipt, ReceiptEnvelope, TxType},
     primitives::{B256, Log},
@@ -42,7 +46,7 @@ pub(crate) fn encode(receipts: &[ReceiptEnvelope]) -> Vec<u8> {
 
 /// Decodes [`encode`]'s output, rebuilding each bloom.
 pub(crate) fn decode(mut b: &[u8]) -> Result<Vec<ReceiptEnvelope>, StoreError> {
-    let count = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes")) as usize;
+    let count = take_u32(&mut b)?;
     let mut out = Vec::with_capacity(count.min(1 << 16));
     for _ in 0..count {
         let tx_type = match take(&mut b, 1)?[0] {
@@ -60,8 +64,7 @@ pub(crate) fn decode(mut b: &[u8]) -> Result<Vec<ReceiptEnvelope>, StoreError> {
             s => return Err(corrupt(format!("stored receipt with status tag {s}"))),
         };
         let cumulative_gas_used = u64::from_le_bytes(take(&mut b, 8)?.try_into().expect("8"));
-        let len = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes")) as usize;
-        let mut logs_rlp = take(&mut b, len)?;
+        let mut logs_rlp = take_part(&mut b)?;
         let logs = Vec::<Log>::decode(&mut logs_rlp)
             .map_err(|e| corrupt(format!("stored receipt logs: {e}")))?;
         let receipt = Receipt { status, cumulative_gas_used, logs };
