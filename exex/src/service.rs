@@ -133,6 +133,34 @@ pub struct PreconfService {
     computed: Mutex<BTreeMap<u64, B256>>,
     /// Why our turns are not taken (the proposer account cannot pay), if they are not.
     halted: Mutex<Option<String>>,
+    /// Our next block, started early on the engine (see [`PreconfService::on_tick`]).
+    next: Mutex<Option<NextBlock>>,
+}
+
+/// A block the engine is building ahead of its tick.
+#[derive(Debug)]
+struct NextBlock {
+    parent: B256,
+    attrs: BlockAttributes,
+    /// Tells the task feeding the session from the pool to stop.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl NextBlock {
+    fn stop_feeding(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How often the next block takes the pool's new transactions while it waits for its tick.
+const FEED_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl Drop for PreconfService {
+    fn drop(&mut self) {
+        if let Some(next) = self.next.get_mut().take() {
+            next.stop_feeding();
+        }
+    }
 }
 
 /// What a tick did.
@@ -171,6 +199,7 @@ impl PreconfService {
             turn_started_ms: Mutex::new(None),
             computed: Mutex::new(BTreeMap::new()),
             halted: Mutex::new(None),
+            next: Mutex::new(None),
         }
     }
 
@@ -309,6 +338,9 @@ impl PreconfService {
         let deadline_ms = (window_end * 1000).saturating_sub(margin);
         if owner != signer.address() || (margin > 0 && now_ms > deadline_ms) {
             *self.turn_started_ms.lock() = None;
+            if let Some(next) = self.next.lock().take() {
+                next.stop_feeding();
+            }
             return Ok(TickOutcome::NotOurTurn);
         }
         // a turn already begun goes on (its blocks are ours to propose); no new one starts
@@ -331,9 +363,10 @@ impl PreconfService {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64() * 1e3 - now_ms as f64)
             .unwrap_or_default();
+        let parent_hash = parent.hash_slow();
         let msg = match resume(signer, self.parts.l2_chain_id, head + 1).await? {
             Some(m) => {
-                if m.block.header.parent_hash != parent.hash_slow() {
+                if m.block.header.parent_hash != parent_hash {
                     // we signed this height on another parent (a chain L1 dropped): never a
                     // second block at one height, so this turn has nothing to add
                     return Ok(TickOutcome::SignedOnOtherParent { height: head + 1 });
@@ -362,16 +395,12 @@ impl PreconfService {
                 {
                     return Ok(TickOutcome::Skipped);
                 }
-                let parent_ts = parent.timestamp;
-                let anchor =
-                    choose(self.parts.anchor.candidate(), anchor_of(&self.parts.store, head));
+                let timestamp = ts.max(parent.timestamp);
+                let attrs = self
+                    .take_next(parent_hash, timestamp)
+                    .unwrap_or_else(|| self.block_attributes(head, timestamp));
                 let plan = BlockPlan {
-                    attrs: BlockAttributes {
-                        timestamp: ts.max(parent_ts),
-                        coinbase: self.parts.coinbase,
-                        anchor,
-                        ..Default::default()
-                    },
+                    attrs,
                     parent_digest: self.digest_of(head),
                     window_end,
                     end_of_sequencing,
@@ -410,7 +439,78 @@ impl PreconfService {
         self.remember(&msg, wire_bytes);
         self.parts.metrics.blocks_preconfirmed.inc();
         self.parts.metrics.build_seconds.observe(started_at.elapsed().as_secs_f64());
+        if !eos {
+            let block_ms = next_tick_ms.saturating_sub(now_ms);
+            self.start_next(msg.commitment.blockHash, number, next_tick_ms, block_ms).await;
+        }
         Ok(TickOutcome::Preconfirmed { number, end_of_sequencing: eos })
+    }
+
+    /// The attributes of our block after `head` at `timestamp`.
+    fn block_attributes(&self, head: u64, timestamp: u64) -> BlockAttributes {
+        BlockAttributes {
+            timestamp,
+            coinbase: self.parts.coinbase,
+            anchor: choose(self.parts.anchor.candidate(), anchor_of(&self.parts.store, head)),
+            ..Default::default()
+        }
+    }
+
+    /// The attributes of the block started ahead of this tick, if it was started on `parent`
+    /// for `timestamp` (the engine then only runs its last round and seals it).
+    fn take_next(&self, parent: B256, timestamp: u64) -> Option<BlockAttributes> {
+        let next = self.next.lock().take()?;
+        next.stop_feeding();
+        (next.parent == parent && next.attrs.timestamp == timestamp).then_some(next.attrs)
+    }
+
+    /// Starts our next block on `parent` (just committed) for the tick at `tick_ms`, and a task
+    /// that gives it the pool's new transactions every [`FEED_INTERVAL`] until the tick takes
+    /// it: the transactions execute while they arrive instead of all at the tick.
+    async fn start_next(&self, parent: B256, number: u64, tick_ms: u64, block_ms: u64) {
+        if let Some(old) = self.next.lock().take() {
+            old.stop_feeding();
+        }
+        let timestamp =
+            (tick_ms / 1000).max(self.parts.store.latest_header().map_or(0, |h| h.timestamp));
+        let attrs = self.block_attributes(number, timestamp);
+        if let Err(e) = self.parts.engine.start_build(attrs.clone(), self.parts.limits).await {
+            tracing::debug!(target: "preconf::service", %e, "next block not started early");
+            return;
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        *self.next.lock() = Some(NextBlock { parent, attrs, stop: stop.clone() });
+        let (engine, pool) = (self.parts.engine.clone(), self.parts.pool.clone());
+        let mut pending = pool.new_pending_transactions_listener();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::TryRecvError;
+            // in case no tick takes the block (a manual clock, a lost turn)
+            let give_up = tokio::time::Instant::now()
+                + std::time::Duration::from_millis(block_ms.saturating_mul(2).max(1_000));
+            let mut interval = tokio::time::interval(FEED_INTERVAL);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                if stop.load(std::sync::atomic::Ordering::Relaxed)
+                    || tokio::time::Instant::now() > give_up
+                    || engine.is_stopped()
+                {
+                    return;
+                }
+                let mut arrived = false;
+                loop {
+                    match pending.try_recv() {
+                        Ok(_) | Err(TryRecvError::Lagged(_)) => arrived = true,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Closed) => return,
+                    }
+                }
+                if arrived && engine.append_build(Box::new(pool.best_transactions())).is_err() {
+                    return;
+                }
+            }
+        });
     }
 
     /// Imports a decoded message; fetches missing blocks from `source` on a gap.

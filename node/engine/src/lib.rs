@@ -9,7 +9,12 @@
 //!   re-executed ([`taiko_evm::import_block`]) and kept as *valid*, not yet canonical; otherwise
 //!   it is buffered as *accepted* and executed when a fork choice selects it.
 //! - [`EngineHandle::build_payload`] builds a block on `latest` from a transaction source and
-//!   keeps it the same way (the sequencer's path).
+//!   keeps it the same way (the sequencer's path). A preconfer can start its next block early
+//!   with [`EngineHandle::start_build`] and feed it rounds of candidates with
+//!   [`EngineHandle::append_build`]: the block executes on a [`taiko_evm::BuildSession`]'s
+//!   thread while transactions arrive, and `build_payload` with the session's attributes on the
+//!   same `latest` only runs the last round and seals it. Any other `build_payload`, or a new
+//!   `latest`, drops the session.
 //! - [`EngineHandle::fork_choice_updated`] makes a known block the head: it appends, unwinds
 //!   or reorgs (unwind to the fork point, then execute and commit the new branch; if the branch
 //!   turns out invalid the old one is restored), moves `safe` and `finalized`, and reports the
@@ -27,7 +32,9 @@ use alloy::{
 };
 use std::{collections::HashMap, sync::Arc};
 use taiko_chainspec::ChainSpec;
-use taiko_evm::{BlockAttributes, BuildLimits, ExecutionOutcome, ImportError, SkippedTx, TxSource};
+use taiko_evm::{
+    BlockAttributes, BuildLimits, BuildSession, ExecutionOutcome, ImportError, SkippedTx, TxSource,
+};
 use taiko_node_exex::{Chain, ExExManagerHandle, ExExNotification};
 use taiko_store::{ExecutedBlock, Heads, SealedBlock, StateChanges, Store, StoreError, TrieUndo};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -118,6 +125,14 @@ enum Message {
         limits: BuildLimits,
         reply: Reply<BuiltPayload>,
     },
+    StartBuild {
+        attrs: BlockAttributes,
+        limits: BuildLimits,
+        reply: Reply<()>,
+    },
+    AppendBuild {
+        source: Box<dyn TxSource + Send>,
+    },
 }
 
 /// A cloneable handle to the engine actor.
@@ -164,6 +179,28 @@ impl EngineHandle {
         self.call(|reply| Message::BuildPayload { attrs, source, limits, reply }).await
     }
 
+    /// Starts building the next block on `latest` now (see the crate docs); a later
+    /// [`Self::build_payload`] with the same attributes and limits on the same `latest` finishes
+    /// it. Replaces any session already open.
+    pub async fn start_build(
+        &self,
+        attrs: BlockAttributes,
+        limits: BuildLimits,
+    ) -> Result<(), EngineError> {
+        self.call(|reply| Message::StartBuild { attrs, limits, reply }).await
+    }
+
+    /// Gives the open build session a round of candidates (best first; those already in the
+    /// block are passed over). Without a session it does nothing.
+    pub fn append_build(&self, source: Box<dyn TxSource + Send>) -> Result<(), EngineError> {
+        self.tx.send(Message::AppendBuild { source }).map_err(|_| EngineError::Stopped)
+    }
+
+    /// Whether the engine has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// The current heads, updated on every change.
     pub fn heads(&self) -> watch::Receiver<Heads> {
         self.heads.clone()
@@ -191,6 +228,8 @@ pub struct Engine {
     valid: HashMap<B256, Pending>,
     applied: Option<Applied>,
     buffered: HashMap<B256, (SealedBlock, Option<Vec<Address>>)>,
+    /// The next block, building while transactions arrive.
+    session: Option<BuildSession>,
     heads: watch::Sender<Heads>,
     rx: mpsc::UnboundedReceiver<Message>,
 }
@@ -223,6 +262,7 @@ impl Engine {
             valid: HashMap::new(),
             applied: None,
             buffered: HashMap::new(),
+            session: None,
             heads: heads_tx,
             rx,
         };
@@ -247,8 +287,16 @@ impl Engine {
             Message::ForkChoiceUpdated { state, reply } => {
                 let _ = reply.send(self.on_fork_choice(state));
             }
-            Message::BuildPayload { attrs, mut source, limits, reply } => {
-                let _ = reply.send(self.on_build(attrs, source.as_mut(), limits));
+            Message::BuildPayload { attrs, source, limits, reply } => {
+                let _ = reply.send(self.on_build(attrs, source, limits));
+            }
+            Message::StartBuild { attrs, limits, reply } => {
+                let _ = reply.send(self.on_start_build(attrs, limits));
+            }
+            Message::AppendBuild { source } => {
+                if let Some(session) = &self.session {
+                    session.append(source);
+                }
             }
         }
     }
@@ -292,23 +340,49 @@ impl Engine {
     fn on_build(
         &mut self,
         attrs: BlockAttributes,
-        source: &mut dyn TxSource,
+        mut source: Box<dyn TxSource + Send>,
         limits: BuildLimits,
     ) -> Result<BuiltPayload, EngineError> {
         self.settle_trie(None);
         let (parent, parent_hash) = self.latest()?;
-        let mut source = DynSource(source);
-        let built = taiko_evm::build_block(
-            &self.spec,
-            &self.store,
-            &parent,
-            parent_hash,
-            &attrs,
-            &mut source,
-            limits,
-        )?;
+        let built = match self.session.take() {
+            Some(session)
+                if session.parent_hash() == parent_hash
+                    && session.attrs() == &attrs
+                    && session.limits() == limits =>
+            {
+                session.finish(Some(source))?
+            }
+            _ => taiko_evm::build_block(
+                &self.spec,
+                &self.store,
+                &parent,
+                parent_hash,
+                &attrs,
+                source.as_mut(),
+                limits,
+            )?,
+        };
         let block = self.keep(built.outcome);
         Ok(BuiltPayload { block, skipped: built.skipped })
+    }
+
+    fn on_start_build(
+        &mut self,
+        attrs: BlockAttributes,
+        limits: BuildLimits,
+    ) -> Result<(), EngineError> {
+        self.session = None;
+        let (parent, parent_hash) = self.latest()?;
+        self.session = Some(BuildSession::start(
+            self.spec.clone(),
+            self.store.clone(),
+            parent,
+            parent_hash,
+            attrs,
+            limits,
+        )?);
+        Ok(())
     }
 
     fn on_new_payload(
@@ -364,6 +438,9 @@ impl Engine {
         }
         self.set_safe_finalized(state)?;
         let heads = self.store.heads()?;
+        if self.session.as_ref().is_some_and(|s| s.parent_hash() != heads.latest.hash) {
+            self.session = None;
+        }
         self.heads.send_replace(heads);
         Ok(heads)
     }
@@ -518,22 +595,5 @@ impl Engine {
         {
             warn!(target: "engine", "ExEx manager stopped; notification dropped");
         }
-    }
-}
-
-/// Adapts a `&mut dyn TxSource` to the builder's generic parameter.
-struct DynSource<'a>(&'a mut dyn TxSource);
-
-impl TxSource for DynSource<'_> {
-    fn next_tx(
-        &mut self,
-    ) -> Option<alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>> {
-        self.0.next_tx()
-    }
-    fn mark_invalid(
-        &mut self,
-        tx: &alloy::consensus::transaction::Recovered<alloy::consensus::TxEnvelope>,
-    ) {
-        self.0.mark_invalid(tx)
     }
 }

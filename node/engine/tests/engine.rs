@@ -393,3 +393,87 @@ async fn competing_payloads_at_one_height_commit_with_their_own_state_root() {
         .unwrap();
     assert_eq!(b.store.trie_root(), genesis_root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_built_in_rounds_is_the_block_one_build_makes() {
+    let a = node().await;
+    let c = node().await;
+    let spec = a.store.chain_spec().clone();
+    let limits = BuildLimits::from_spec(&spec);
+    let mut f = TxFactory::new(167_010, devnet_accounts());
+    let txs = vec![
+        f.transfer(0, Address::repeat_byte(1), 1),
+        f.transfer(1, Address::repeat_byte(2), 2),
+        f.transfer(0, Address::repeat_byte(3), 3),
+        f.transfer(2, Address::repeat_byte(4), 4),
+        f.transfer(0, Address::repeat_byte(5), 5),
+    ];
+    // a transaction that can never run (a nonce far ahead): reported once, not once per round
+    let mut gap = TxFactory::new(167_010, devnet_accounts());
+    gap.set_nonce(3, 7);
+    let stuck = gap.transfer(3, Address::repeat_byte(6), 6);
+    let source = |v: Vec<Recovered<TxEnvelope>>| Box::new(IterSource(v.into_iter()));
+
+    // A: the block starts early and takes candidates in rounds; each round repeats what the
+    // earlier ones already put in the block, as the pool's best-first view does
+    a.engine.start_build(test_attributes(2), limits).await.unwrap();
+    a.engine.append_build(source(vec![txs[0].clone(), stuck.clone()])).unwrap();
+    a.engine.append_build(source([&txs[..3], std::slice::from_ref(&stuck)].concat())).unwrap();
+    let rounds =
+        a.engine.build_payload(test_attributes(2), source(txs.clone()), limits).await.unwrap();
+    // C: one build from all of them
+    let once =
+        c.engine.build_payload(test_attributes(2), source(txs.clone()), limits).await.unwrap();
+    assert_eq!(rounds.block.block.hash(), once.block.block.hash());
+    assert_eq!(rounds.block.block.transactions().len(), 1 + txs.len());
+    assert_eq!(rounds.skipped.len(), 1, "{:?}", rounds.skipped);
+    assert_eq!(rounds.skipped[0].hash, *stuck.tx_hash());
+    let head = rounds.block.block.hash();
+    a.engine.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
+    assert_eq!(a.store.trie_root(), rounds.block.block.header().state_root);
+
+    // a session whose attributes differ from the tick's is not used
+    let late = f.transfer(4, Address::repeat_byte(7), 7);
+    a.engine.start_build(test_attributes(4), limits).await.unwrap();
+    a.engine.append_build(source(vec![late.clone()])).unwrap();
+    let other =
+        a.engine.build_payload(test_attributes(6), source(vec![]), limits).await.unwrap().block;
+    assert_eq!(other.block.transactions().len(), 1, "built afresh: the anchor only");
+    assert_eq!(other.block.header().timestamp, 6);
+
+    // a session whose parent is no longer `latest` is dropped: the tick builds on the new head
+    a.engine.start_build(test_attributes(4), limits).await.unwrap();
+    a.engine.append_build(source(vec![late.clone()])).unwrap();
+    assert_eq!(
+        c.engine.new_payload(rounds.block.block.clone(), None).await.unwrap(),
+        PayloadStatus::Valid
+    );
+    c.engine.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
+    let rival = c
+        .engine
+        .build_payload(
+            test_attributes(4),
+            source(vec![f.transfer(5, Address::repeat_byte(8), 8)]),
+            limits,
+        )
+        .await
+        .unwrap()
+        .block;
+    assert_eq!(
+        a.engine.new_payload(rival.block.clone(), None).await.unwrap(),
+        PayloadStatus::Valid
+    );
+    let rival_hash = rival.block.hash();
+    a.engine
+        .fork_choice_updated(ForkchoiceState { head: rival_hash, ..Default::default() })
+        .await
+        .unwrap();
+    let fresh =
+        a.engine.build_payload(test_attributes(4), source(vec![]), limits).await.unwrap().block;
+    assert_eq!(fresh.block.header().parent_hash, rival_hash);
+    assert_eq!(
+        fresh.block.transactions().len(),
+        1,
+        "the early block's transaction is gone with it"
+    );
+}

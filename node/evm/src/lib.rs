@@ -26,11 +26,13 @@
 
 pub mod anchor;
 mod execute;
+mod session;
 pub mod testing;
 mod txlist;
 
 pub use anchor::AnchorInput;
 pub use execute::{ExecutionOutcome, PhaseTimings};
+pub use session::BuildSession;
 pub use txlist::{
     TxListBudget, TxListError, check_tx_list_size, compress_tx_list, decompress_tx_list,
 };
@@ -48,7 +50,7 @@ use execute::{
     next_block_params,
 };
 use taiko_chainspec::{ChainSpec, GOLDEN_TOUCH_ADDRESS};
-use taiko_store::{SealedBlock, Store, StoreError};
+use taiko_store::{SealedBlock, StateProvider, Store, StoreError};
 use tracing::debug;
 
 /// The chain spec as alloy-evm's executor spec (forks; no deposit contract on L2).
@@ -137,7 +139,7 @@ pub struct BuiltBlock {
 }
 
 /// Limits for building.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuildLimits {
     /// Most gas the block's transactions may use (capped at the block gas limit).
     pub gas_limit: u64,
@@ -303,10 +305,29 @@ pub fn build_block(
     parent: &Header,
     parent_hash: B256,
     attrs: &BlockAttributes,
-    source: &mut impl TxSource,
+    source: &mut (impl TxSource + ?Sized),
     limits: BuildLimits,
 ) -> Result<BuiltBlock, BuildError> {
     let started = std::time::Instant::now();
+    let state = prepare_build(store, parent, parent_hash, attrs)?;
+    let parent_info = ParentInfo { header: parent, hash: parent_hash };
+    let mut run = start_build(spec, &state, &parent_info, attrs, limits)?;
+    let mut selection = Selection::new(spec, limits);
+    selection.fill(&mut run, source);
+    let selected = started.elapsed();
+    let (_, outcome) =
+        run.finish(store, &parent_info, attrs, None).map_err(execute::build_error)?;
+    debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), skipped = selection.skipped.len(), selection_and_execution_ms = selected.as_secs_f64() * 1e3, timings = ?outcome.timings, "built block");
+    Ok(BuiltBlock { outcome, skipped: selection.skipped })
+}
+
+/// Checks that a block can be built on `parent` and opens the state it is built on.
+fn prepare_build(
+    store: &Store,
+    parent: &Header,
+    parent_hash: B256,
+    attrs: &BlockAttributes,
+) -> Result<StateProvider, BuildError> {
     check_parent_is_latest(store, parent_hash)?;
     if attrs.timestamp < parent.timestamp {
         return Err(BuildError::TimestampBeforeParent {
@@ -314,55 +335,98 @@ pub fn build_block(
             parent: parent.timestamp,
         });
     }
-    let state = store.state()?;
-    let (base_fee, nonce) = next_block_params(spec, &state, parent, attrs.timestamp)?;
-    let parent_info = ParentInfo { header: parent, hash: parent_hash };
-    let mut run =
-        BlockRun::start(spec, &state, &parent_info, attrs, base_fee, limits.max_tx_list_bytes)
-            .map_err(execute::build_error)?;
-    run.apply_anchor(anchor_from_parent(spec, nonce, base_fee, &attrs.anchor, parent))
-        .map_err(BuildError::AnchorFailed)?;
+    Ok(store.state()?)
+}
 
-    let gas_limit = limits.gas_limit.min(spec.block_gas_limit());
-    let mut skipped = Vec::new();
-    while let Some(tx) = source.next_tx() {
-        let skip = |reason| SkippedTx { hash: *tx.tx_hash(), sender: tx.signer(), reason };
-        if tx.signer() == GOLDEN_TOUCH_ADDRESS {
-            skipped.push(skip(SkipReason::GoldenTouchSender));
-            source.mark_invalid(&tx);
-            continue;
-        }
-        if tx.is_eip4844() {
-            skipped.push(skip(SkipReason::BlobTransaction));
-            source.mark_invalid(&tx);
-            continue;
-        }
-        let gas_left = gas_limit.saturating_sub(run.gas_used).min(run.gas_left());
-        if tx.gas_limit() > gas_left {
-            skipped.push(skip(SkipReason::ExceedsBlockGas));
-            if gas_left < 21_000 {
-                break;
-            }
-            continue;
-        }
-        if !run.budget.try_add(tx.inner()) {
-            skipped.push(skip(SkipReason::TxListFull));
-            if run.budget.exhausted() {
-                break;
-            }
-            continue;
-        }
-        if let Err(e) = run.apply_transaction(&tx) {
-            run.budget.remove_last(tx.inner());
-            skipped.push(skip(SkipReason::Invalid(e.to_string())));
-            source.mark_invalid(&tx);
+/// Starts a block on `state`: environment, system calls and the anchor transaction.
+fn start_build<'a>(
+    spec: &'a ChainSpec,
+    state: &'a StateProvider,
+    parent: &ParentInfo<'_>,
+    attrs: &BlockAttributes,
+    limits: BuildLimits,
+) -> Result<BlockRun<'a>, BuildError> {
+    let (base_fee, nonce) = next_block_params(spec, state, parent.header, attrs.timestamp)?;
+    let mut run = BlockRun::start(spec, state, parent, attrs, base_fee, limits.max_tx_list_bytes)
+        .map_err(execute::build_error)?;
+    run.apply_anchor(anchor_from_parent(spec, nonce, base_fee, &attrs.anchor, parent.header))
+        .map_err(BuildError::AnchorFailed)?;
+    Ok(run)
+}
+
+/// The builder's choice of transactions, kept across rounds of candidates (a
+/// [`BuildSession`] draws from the pool many times for one block).
+struct Selection {
+    gas_limit: u64,
+    skipped: Vec<SkippedTx>,
+    /// Transactions in the block: a later round's candidates repeat them.
+    included: std::collections::HashSet<B256>,
+    /// Transactions already reported in `skipped`.
+    reported: std::collections::HashSet<B256>,
+    /// No further transaction fits.
+    full: bool,
+}
+
+impl Selection {
+    fn new(spec: &ChainSpec, limits: BuildLimits) -> Self {
+        Self {
+            gas_limit: limits.gas_limit.min(spec.block_gas_limit()),
+            skipped: Vec::new(),
+            included: Default::default(),
+            reported: Default::default(),
+            full: false,
         }
     }
-    let selected = started.elapsed();
-    let (_, outcome) =
-        run.finish(store, &parent_info, attrs, None).map_err(execute::build_error)?;
-    debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), skipped = skipped.len(), selection_and_execution_ms = selected.as_secs_f64() * 1e3, timings = ?outcome.timings, "built block");
-    Ok(BuiltBlock { outcome, skipped })
+
+    fn skip(&mut self, tx: &Recovered<TxEnvelope>, reason: SkipReason) {
+        if self.reported.insert(*tx.tx_hash()) {
+            self.skipped.push(SkippedTx { hash: *tx.tx_hash(), sender: tx.signer(), reason });
+        }
+    }
+
+    /// Executes candidates from `source` into `run` until the source ends or the block is full.
+    /// Candidates already in the block are passed over; invalid ones are reported to the source
+    /// (and once in `skipped`).
+    fn fill(&mut self, run: &mut BlockRun<'_>, source: &mut (impl TxSource + ?Sized)) {
+        while !self.full
+            && let Some(tx) = source.next_tx()
+        {
+            if self.included.contains(tx.tx_hash()) {
+                continue;
+            }
+            if tx.signer() == GOLDEN_TOUCH_ADDRESS {
+                self.skip(&tx, SkipReason::GoldenTouchSender);
+                source.mark_invalid(&tx);
+                continue;
+            }
+            if tx.is_eip4844() {
+                self.skip(&tx, SkipReason::BlobTransaction);
+                source.mark_invalid(&tx);
+                continue;
+            }
+            let gas_left = self.gas_limit.saturating_sub(run.gas_used).min(run.gas_left());
+            if tx.gas_limit() > gas_left {
+                self.skip(&tx, SkipReason::ExceedsBlockGas);
+                self.full = gas_left < 21_000;
+                continue;
+            }
+            if !run.budget.try_add(tx.inner()) {
+                self.skip(&tx, SkipReason::TxListFull);
+                self.full = run.budget.exhausted();
+                continue;
+            }
+            match run.apply_transaction(&tx) {
+                Ok(()) => {
+                    self.included.insert(*tx.tx_hash());
+                }
+                Err(e) => {
+                    run.budget.remove_last(tx.inner());
+                    self.skip(&tx, SkipReason::Invalid(e.to_string()));
+                    source.mark_invalid(&tx);
+                }
+            }
+        }
+    }
 }
 
 /// Re-executes a received block on top of the store's `latest` and checks every derived field.

@@ -1,0 +1,188 @@
+//! Building one block over time: continuous block building for a preconfer.
+//!
+//! A preconfer that builds its next block only at the tick pays for executing every
+//! transaction that arrived during the block time right at the tick, on the latency path of
+//! each of them. A [`BuildSession`] starts the block as soon as its parent is `latest` —
+//! environment, system calls, anchor — and executes candidates as they arrive, in rounds
+//! ([`BuildSession::append`]), on its own thread. At the tick, [`BuildSession::finish`] runs a
+//! last round for what arrived since, then the state root and the header: the work left on the
+//! latency path is what arrived in the last round, not the whole block.
+//!
+//! Each round draws from a fresh best-first source (the pool). Candidates already in the
+//! block are passed over by hash, so the block is the one a single build would have made from
+//! the transactions in the order they became available. The session's state is a snapshot of
+//! its parent; the engine drops a session whose parent is no longer `latest`. Nothing is
+//! signed or written here: the engine treats the finished block like any built block.
+
+use crate::{
+    BlockAttributes, BuildError, BuildLimits, BuiltBlock, Selection, TxSource,
+    execute::{ParentInfo, build_error},
+    prepare_build, start_build,
+};
+use alloy::{consensus::Header, primitives::B256};
+use std::sync::{Arc, mpsc};
+use taiko_chainspec::ChainSpec;
+use taiko_store::Store;
+use tracing::debug;
+
+type Source = Box<dyn TxSource + Send>;
+
+enum Round {
+    Append(Source),
+    Finish(Option<Source>, mpsc::SyncSender<Result<BuiltBlock, BuildError>>),
+}
+
+/// A block being built on its own thread while transactions arrive.
+///
+/// Dropping the session abandons the block: its thread ends after the round it is in, and the
+/// drop waits for that, so the session's hold on the store ends with it.
+#[derive(Debug)]
+pub struct BuildSession {
+    parent_hash: B256,
+    attrs: BlockAttributes,
+    limits: BuildLimits,
+    rounds: mpsc::Sender<Round>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Round {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Append(_) => "append",
+            Self::Finish(..) => "finish",
+        })
+    }
+}
+
+impl BuildSession {
+    /// Starts a block on `parent`, which must be the store's `latest`: returns once the
+    /// environment, the system calls and the anchor have executed (or failed).
+    pub fn start(
+        spec: Arc<ChainSpec>,
+        store: Arc<Store>,
+        parent: Header,
+        parent_hash: B256,
+        attrs: BlockAttributes,
+        limits: BuildLimits,
+    ) -> Result<Self, BuildError> {
+        let (rounds, rx) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::sync_channel(1);
+        let session_attrs = attrs.clone();
+        let thread = std::thread::Builder::new()
+            .name("block-builder".into())
+            .spawn(move || {
+                run_session(
+                    &spec,
+                    &store,
+                    &parent,
+                    parent_hash,
+                    &session_attrs,
+                    limits,
+                    rx,
+                    ready_tx,
+                )
+            })
+            .map_err(|e| BuildError::Execution(format!("starting the builder thread: {e}")))?;
+        let session = Self { parent_hash, attrs, limits, rounds, thread: Some(thread) };
+        ready.recv().map_err(|_| ended())??;
+        Ok(session)
+    }
+
+    /// The hash of the block this one builds on.
+    pub fn parent_hash(&self) -> B256 {
+        self.parent_hash
+    }
+
+    /// The block's attributes.
+    pub fn attrs(&self) -> &BlockAttributes {
+        &self.attrs
+    }
+
+    /// The limits the block is built within.
+    pub fn limits(&self) -> BuildLimits {
+        self.limits
+    }
+
+    /// Queues a round of candidates; returns at once (the session's thread executes them).
+    pub fn append(&self, source: Box<dyn TxSource + Send>) {
+        // a send fails only if the thread ended, which `finish` reports
+        let _ = self.rounds.send(Round::Append(source));
+    }
+
+    /// Runs the queued rounds and a last one from `last`, then finishes the block: state
+    /// changes, state root (through the store's tries, as [`crate::build_block`] does) and
+    /// header. The caller must not touch the store's tries meanwhile.
+    pub fn finish(self, last: Option<Box<dyn TxSource + Send>>) -> Result<BuiltBlock, BuildError> {
+        let (reply, result) = mpsc::sync_channel(1);
+        self.rounds.send(Round::Finish(last, reply)).map_err(|_| ended())?;
+        result.recv().map_err(|_| ended())?
+    }
+}
+
+impl Drop for BuildSession {
+    fn drop(&mut self) {
+        // close the channel, so the thread's next wait ends, then wait for it
+        drop(std::mem::replace(&mut self.rounds, mpsc::channel().0));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn ended() -> BuildError {
+    BuildError::Execution("the builder thread ended".into())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_session(
+    spec: &ChainSpec,
+    store: &Store,
+    parent: &Header,
+    parent_hash: B256,
+    attrs: &BlockAttributes,
+    limits: BuildLimits,
+    rounds: mpsc::Receiver<Round>,
+    ready: mpsc::SyncSender<Result<(), BuildError>>,
+) {
+    let started = std::time::Instant::now();
+    let state = match prepare_build(store, parent, parent_hash, attrs) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let parent_info = ParentInfo { header: parent, hash: parent_hash };
+    let mut run = match start_build(spec, &state, &parent_info, attrs, limits) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if ready.send(Ok(())).is_err() {
+        return;
+    }
+    let mut selection = Selection::new(spec, limits);
+    let mut count = 0usize;
+    while let Ok(round) = rounds.recv() {
+        count += 1;
+        match round {
+            Round::Append(mut source) => selection.fill(&mut run, source.as_mut()),
+            Round::Finish(last, reply) => {
+                let sealing = std::time::Instant::now();
+                if let Some(mut source) = last {
+                    selection.fill(&mut run, source.as_mut());
+                }
+                let last_round = sealing.elapsed();
+                let result = run.finish(store, &parent_info, attrs, None).map_err(build_error);
+                if let Ok((_, outcome)) = &result {
+                    debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), rounds = count, open_ms = started.elapsed().as_secs_f64() * 1e3, last_round_ms = last_round.as_secs_f64() * 1e3, finish_ms = sealing.elapsed().as_secs_f64() * 1e3, timings = ?outcome.timings, "built block in a session");
+                }
+                let skipped = std::mem::take(&mut selection.skipped);
+                let _ = reply.send(result.map(|(_, outcome)| BuiltBlock { outcome, skipped }));
+                return;
+            }
+        }
+    }
+}
