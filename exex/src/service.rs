@@ -474,7 +474,8 @@ impl PreconfService {
         let timestamp =
             (tick_ms / 1000).max(self.parts.store.latest_header().map_or(0, |h| h.timestamp));
         let attrs = self.block_attributes(number, timestamp);
-        if let Err(e) = self.parts.engine.start_build(attrs.clone(), self.parts.limits).await {
+        if let Err(e) = self.parts.engine.start_build(attrs.clone(), self.parts.limits, None).await
+        {
             tracing::debug!(target: "preconf::service", %e, "next block not started early");
             return;
         }

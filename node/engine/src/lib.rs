@@ -33,7 +33,8 @@ use alloy::{
 use std::{collections::HashMap, sync::Arc};
 use taiko_chainspec::ChainSpec;
 use taiko_evm::{
-    BlockAttributes, BuildLimits, BuildSession, ExecutionOutcome, ImportError, SkippedTx, TxSource,
+    BlockAttributes, BuildLimits, BuildSession, ExecutionOutcome, ImportError, RoundHook,
+    SkippedTx, TxSource,
 };
 use taiko_node_exex::{Chain, ExExManagerHandle, ExExNotification};
 use taiko_store::{ExecutedBlock, Heads, SealedBlock, StateChanges, Store, StoreError, TrieUndo};
@@ -128,6 +129,7 @@ enum Message {
     StartBuild {
         attrs: BlockAttributes,
         limits: BuildLimits,
+        on_round: Option<RoundHook>,
         reply: Reply<()>,
     },
     AppendBuild {
@@ -140,6 +142,7 @@ enum Message {
 pub struct EngineHandle {
     tx: mpsc::UnboundedSender<Message>,
     heads: watch::Receiver<Heads>,
+    session_imports: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Message {
@@ -181,19 +184,28 @@ impl EngineHandle {
 
     /// Starts building the next block on `latest` now (see the crate docs); a later
     /// [`Self::build_payload`] with the same attributes and limits on the same `latest` finishes
-    /// it. Replaces any session already open.
+    /// it, and so does a [`Self::new_payload`] of the very block the session is building.
+    /// `on_round` sees the transactions each appended round adds. Replaces any session
+    /// already open.
     pub async fn start_build(
         &self,
         attrs: BlockAttributes,
         limits: BuildLimits,
+        on_round: Option<RoundHook>,
     ) -> Result<(), EngineError> {
-        self.call(|reply| Message::StartBuild { attrs, limits, reply }).await
+        self.call(|reply| Message::StartBuild { attrs, limits, on_round, reply }).await
     }
 
     /// Gives the open build session a round of candidates (best first; those already in the
     /// block are passed over). Without a session it does nothing.
     pub fn append_build(&self, source: Box<dyn TxSource + Send>) -> Result<(), EngineError> {
         self.tx.send(Message::AppendBuild { source }).map_err(|_| EngineError::Stopped)
+    }
+
+    /// How many received blocks were imported through a build session (their transactions
+    /// executed ahead of the block) rather than in full.
+    pub fn session_imports(&self) -> u64 {
+        self.session_imports.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the engine has stopped.
@@ -230,6 +242,7 @@ pub struct Engine {
     buffered: HashMap<B256, (SealedBlock, Option<Vec<Address>>)>,
     /// The next block, building while transactions arrive.
     session: Option<BuildSession>,
+    session_imports: Arc<std::sync::atomic::AtomicU64>,
     heads: watch::Sender<Heads>,
     rx: mpsc::UnboundedReceiver<Message>,
 }
@@ -254,6 +267,7 @@ impl Engine {
     ) -> Result<(Self, EngineHandle), EngineError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (heads_tx, heads_rx) = watch::channel(store.heads()?);
+        let session_imports = Arc::<std::sync::atomic::AtomicU64>::default();
         let spec = store.chain_spec().clone();
         let engine = Self {
             spec,
@@ -263,10 +277,11 @@ impl Engine {
             applied: None,
             buffered: HashMap::new(),
             session: None,
+            session_imports: session_imports.clone(),
             heads: heads_tx,
             rx,
         };
-        Ok((engine, EngineHandle { tx, heads: heads_rx }))
+        Ok((engine, EngineHandle { tx, heads: heads_rx, session_imports }))
     }
 
     /// Serves messages until every handle is dropped.
@@ -290,8 +305,8 @@ impl Engine {
             Message::BuildPayload { attrs, source, limits, reply } => {
                 let _ = reply.send(self.on_build(attrs, source, limits));
             }
-            Message::StartBuild { attrs, limits, reply } => {
-                let _ = reply.send(self.on_start_build(attrs, limits));
+            Message::StartBuild { attrs, limits, on_round, reply } => {
+                let _ = reply.send(self.on_start_build(attrs, limits, on_round));
             }
             Message::AppendBuild { source } => {
                 if let Some(session) = &self.session {
@@ -371,6 +386,7 @@ impl Engine {
         &mut self,
         attrs: BlockAttributes,
         limits: BuildLimits,
+        on_round: Option<RoundHook>,
     ) -> Result<(), EngineError> {
         self.session = None;
         let (parent, parent_hash) = self.latest()?;
@@ -381,6 +397,7 @@ impl Engine {
             parent_hash,
             attrs,
             limits,
+            on_round,
         )?);
         Ok(())
     }
@@ -403,6 +420,9 @@ impl Engine {
             self.buffered.insert(hash, (block, senders));
             return Ok(PayloadStatus::Accepted);
         }
+        if let Some(status) = self.import_through_session(&block, &senders, parent_hash) {
+            return Ok(status);
+        }
         match taiko_evm::import_block(
             &self.spec,
             &self.store,
@@ -418,6 +438,50 @@ impl Engine {
             Err(e) => {
                 warn!(target: "engine", %hash, error = %e, "invalid payload");
                 Ok(PayloadStatus::Invalid(e))
+            }
+        }
+    }
+
+    /// Imports `block` through the open build session when the session is building the same
+    /// block — a follower that received the block's transactions ahead of it (streamed by its
+    /// preconfer) executed them already — by executing the rest and sealing. The session's
+    /// block is taken only if it is identical to `block` (same hash: every header field, every
+    /// transaction); anything else returns `None` and the block is imported in full.
+    fn import_through_session(
+        &mut self,
+        block: &SealedBlock,
+        senders: &Option<Vec<Address>>,
+        parent_hash: B256,
+    ) -> Option<PayloadStatus> {
+        let h = block.header();
+        let session = self.session.take_if(|s| {
+            let a = s.attrs();
+            s.parent_hash() == parent_hash
+                && a.timestamp == h.timestamp
+                && a.coinbase == h.beneficiary
+                && a.extra_data == h.extra_data
+                && Some(a.parent_beacon_block_root) == h.parent_beacon_block_root
+        })?;
+        let started = std::time::Instant::now();
+        match session.finish_as(block.clone(), senders.clone()) {
+            Ok(Some(built)) if built.outcome.executed.block.hash() == block.hash() => {
+                debug!(target: "engine", number = h.number, hash = %block.hash(), ms = started.elapsed().as_secs_f64() * 1e3, "imported through the build session");
+                self.keep(built.outcome);
+                self.session_imports.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(PayloadStatus::Valid)
+            }
+            Ok(Some(built)) => {
+                debug!(target: "engine", number = h.number, "the build session made another block; importing in full");
+                self.store.undo_trie(built.outcome.trie_undo);
+                None
+            }
+            Ok(None) => {
+                debug!(target: "engine", number = h.number, "the build session is not a prefix of the block; importing in full");
+                None
+            }
+            Err(error) => {
+                debug!(target: "engine", number = h.number, %error, "the build session failed; importing in full");
+                None
             }
         }
     }

@@ -416,7 +416,7 @@ async fn a_block_built_in_rounds_is_the_block_one_build_makes() {
 
     // A: the block starts early and takes candidates in rounds; each round repeats what the
     // earlier ones already put in the block, as the pool's best-first view does
-    a.engine.start_build(test_attributes(2), limits).await.unwrap();
+    a.engine.start_build(test_attributes(2), limits, None).await.unwrap();
     a.engine.append_build(source(vec![txs[0].clone(), stuck.clone()])).unwrap();
     a.engine.append_build(source([&txs[..3], std::slice::from_ref(&stuck)].concat())).unwrap();
     let rounds =
@@ -434,7 +434,7 @@ async fn a_block_built_in_rounds_is_the_block_one_build_makes() {
 
     // a session whose attributes differ from the tick's is not used
     let late = f.transfer(4, Address::repeat_byte(7), 7);
-    a.engine.start_build(test_attributes(4), limits).await.unwrap();
+    a.engine.start_build(test_attributes(4), limits, None).await.unwrap();
     a.engine.append_build(source(vec![late.clone()])).unwrap();
     let other =
         a.engine.build_payload(test_attributes(6), source(vec![]), limits).await.unwrap().block;
@@ -442,7 +442,7 @@ async fn a_block_built_in_rounds_is_the_block_one_build_makes() {
     assert_eq!(other.block.header().timestamp, 6);
 
     // a session whose parent is no longer `latest` is dropped: the tick builds on the new head
-    a.engine.start_build(test_attributes(4), limits).await.unwrap();
+    a.engine.start_build(test_attributes(4), limits, None).await.unwrap();
     a.engine.append_build(source(vec![late.clone()])).unwrap();
     assert_eq!(
         c.engine.new_payload(rounds.block.block.clone(), None).await.unwrap(),
@@ -476,4 +476,66 @@ async fn a_block_built_in_rounds_is_the_block_one_build_makes() {
         1,
         "the early block's transaction is gone with it"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_finishes_a_block_whose_transactions_it_executed_ahead() {
+    let a = node().await;
+    let b = node().await;
+    let spec = a.store.chain_spec().clone();
+    let limits = BuildLimits::from_spec(&spec);
+    let mut f = TxFactory::new(167_010, devnet_accounts());
+    let txs: Vec<_> =
+        (0..6).map(|i| f.transfer(i % 3, Address::repeat_byte(i as u8 + 1), 1)).collect();
+    let source = |v: Vec<Recovered<TxEnvelope>>| Box::new(IterSource(v.into_iter()));
+    let genesis_root = b.store.trie_root();
+
+    // the preconfer's block
+    let block =
+        a.engine.build_payload(test_attributes(2), source(txs.clone()), limits).await.unwrap();
+    let block = block.block.block;
+    let head = block.hash();
+    a.engine.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
+
+    // B executed the first four ahead (two streamed rounds), then gets the block
+    b.engine.start_build(test_attributes(2), limits, None).await.unwrap();
+    b.engine.append_build(source(txs[..2].to_vec())).unwrap();
+    b.engine.append_build(source(txs[2..4].to_vec())).unwrap();
+    // a tampered copy (another state root) is not the session's block: imported in full and
+    // found invalid, and the session is gone with it
+    let mut header = block.header().clone();
+    header.state_root = B256::repeat_byte(7);
+    let tampered = taiko_store::SealedBlock::from_parts(header, block.transactions().to_vec());
+    let status = b.engine.new_payload(tampered, None).await.unwrap();
+    assert!(matches!(status, PayloadStatus::Invalid(_)), "{status:?}");
+    assert_eq!(b.store.trie_root(), genesis_root, "nothing of the invalid block stays applied");
+    assert_eq!(b.engine.session_imports(), 0);
+
+    // again, and now the real block: finished through the session
+    b.engine.start_build(test_attributes(2), limits, None).await.unwrap();
+    b.engine.append_build(source(txs[..2].to_vec())).unwrap();
+    b.engine.append_build(source(txs[2..4].to_vec())).unwrap();
+    assert_eq!(b.engine.new_payload(block.clone(), None).await.unwrap(), PayloadStatus::Valid);
+    assert_eq!(b.engine.session_imports(), 1);
+    let head = block.hash();
+    let heads =
+        b.engine.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
+    assert_eq!(heads.latest.hash, head);
+    assert_eq!(b.store.trie_root(), block.header().state_root);
+
+    // a session that executed something the block does not hold is not used: full import
+    let next = a
+        .engine
+        .build_payload(test_attributes(4), source(vec![f.transfer(4, Address::ZERO, 1)]), limits)
+        .await
+        .unwrap()
+        .block
+        .block;
+    b.engine.start_build(test_attributes(4), limits, None).await.unwrap();
+    b.engine.append_build(source(vec![f.transfer(5, Address::ZERO, 1)])).unwrap();
+    assert_eq!(b.engine.new_payload(next.clone(), None).await.unwrap(), PayloadStatus::Valid);
+    assert_eq!(b.engine.session_imports(), 1, "imported in full");
+    let head = next.hash();
+    b.engine.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
+    assert_eq!(b.store.trie_root(), next.header().state_root);
 }

@@ -32,7 +32,7 @@ mod txlist;
 
 pub use anchor::AnchorInput;
 pub use execute::{ExecutionOutcome, PhaseTimings};
-pub use session::BuildSession;
+pub use session::{BuildSession, RoundHook};
 pub use txlist::{
     TxListBudget, TxListError, check_tx_list_size, compress_tx_list, decompress_tx_list,
 };

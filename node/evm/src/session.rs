@@ -15,21 +15,37 @@
 //! signed or written here: the engine treats the finished block like any built block.
 
 use crate::{
-    BlockAttributes, BuildError, BuildLimits, BuiltBlock, Selection, TxSource,
+    BlockAttributes, BuildError, BuildLimits, BuiltBlock, IterSource, Selection, TxSource,
     execute::{ParentInfo, build_error},
     prepare_build, start_build,
 };
-use alloy::{consensus::Header, primitives::B256};
+use alloy::{
+    consensus::{
+        Header, TxEnvelope,
+        transaction::{Recovered, SignerRecoverable},
+    },
+    primitives::{Address, B256},
+};
 use std::sync::{Arc, mpsc};
 use taiko_chainspec::ChainSpec;
-use taiko_store::Store;
+use taiko_store::{SealedBlock, Store};
 use tracing::debug;
 
 type Source = Box<dyn TxSource + Send>;
 
+/// Called after each appended round with the transactions it added to the block (never
+/// empty), in block order: a preconfer streams them to its followers.
+pub type RoundHook = Box<dyn FnMut(&[TxEnvelope]) + Send>;
+
 enum Round {
     Append(Source),
     Finish(Option<Source>, mpsc::SyncSender<Result<BuiltBlock, BuildError>>),
+    /// Finish as `block`, if the block so far is a prefix of it (else `None`, nothing applied).
+    Match(
+        Box<SealedBlock>,
+        Option<Vec<Address>>,
+        mpsc::SyncSender<Result<Option<BuiltBlock>, BuildError>>,
+    ),
 }
 
 /// A block being built on its own thread while transactions arrive.
@@ -50,6 +66,7 @@ impl std::fmt::Debug for Round {
         f.write_str(match self {
             Self::Append(_) => "append",
             Self::Finish(..) => "finish",
+            Self::Match(..) => "match",
         })
     }
 }
@@ -64,6 +81,7 @@ impl BuildSession {
         parent_hash: B256,
         attrs: BlockAttributes,
         limits: BuildLimits,
+        on_round: Option<RoundHook>,
     ) -> Result<Self, BuildError> {
         let (rounds, rx) = mpsc::channel();
         let (ready_tx, ready) = mpsc::sync_channel(1);
@@ -71,16 +89,8 @@ impl BuildSession {
         let thread = std::thread::Builder::new()
             .name("block-builder".into())
             .spawn(move || {
-                run_session(
-                    &spec,
-                    &store,
-                    &parent,
-                    parent_hash,
-                    &session_attrs,
-                    limits,
-                    rx,
-                    ready_tx,
-                )
+                let ctx = SessionCtx { spec: &spec, store: &store, parent: &parent, parent_hash };
+                run_session(ctx, &session_attrs, limits, on_round, rx, ready_tx)
             })
             .map_err(|e| BuildError::Execution(format!("starting the builder thread: {e}")))?;
         let session = Self { parent_hash, attrs, limits, rounds, thread: Some(thread) };
@@ -119,6 +129,24 @@ impl BuildSession {
     }
 }
 
+impl BuildSession {
+    /// Finishes the block as the received `block` (with its `senders` if known; the senders of
+    /// the transactions not yet executed are recovered otherwise), when the transactions
+    /// executed so far are exactly its first ones: executes the rest and seals. Returns `None`
+    /// — and leaves the store's tries alone — when they are not, or a signature does not
+    /// recover. The caller compares the result's hash with the block's: only an identical
+    /// block is the same block.
+    pub fn finish_as(
+        self,
+        block: SealedBlock,
+        senders: Option<Vec<Address>>,
+    ) -> Result<Option<BuiltBlock>, BuildError> {
+        let (reply, result) = mpsc::sync_channel(1);
+        self.rounds.send(Round::Match(Box::new(block), senders, reply)).map_err(|_| ended())?;
+        result.recv().map_err(|_| ended())?
+    }
+}
+
 impl Drop for BuildSession {
     fn drop(&mut self) {
         // close the channel, so the thread's next wait ends, then wait for it
@@ -133,17 +161,27 @@ fn ended() -> BuildError {
     BuildError::Execution("the builder thread ended".into())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_session(
-    spec: &ChainSpec,
-    store: &Store,
-    parent: &Header,
+enum Reply {
+    Built(mpsc::SyncSender<Result<BuiltBlock, BuildError>>),
+    Matched(mpsc::SyncSender<Result<Option<BuiltBlock>, BuildError>>),
+}
+
+struct SessionCtx<'a> {
+    spec: &'a ChainSpec,
+    store: &'a Store,
+    parent: &'a Header,
     parent_hash: B256,
+}
+
+fn run_session(
+    ctx: SessionCtx<'_>,
     attrs: &BlockAttributes,
     limits: BuildLimits,
+    mut on_round: Option<RoundHook>,
     rounds: mpsc::Receiver<Round>,
     ready: mpsc::SyncSender<Result<(), BuildError>>,
 ) {
+    let SessionCtx { spec, store, parent, parent_hash } = ctx;
     let started = std::time::Instant::now();
     let state = match prepare_build(store, parent, parent_hash, attrs) {
         Ok(s) => s,
@@ -167,22 +205,66 @@ fn run_session(
     let mut count = 0usize;
     while let Ok(round) = rounds.recv() {
         count += 1;
-        match round {
-            Round::Append(mut source) => selection.fill(&mut run, source.as_mut()),
-            Round::Finish(last, reply) => {
-                let sealing = std::time::Instant::now();
-                if let Some(mut source) = last {
-                    selection.fill(&mut run, source.as_mut());
+        let sealing = std::time::Instant::now();
+        let (last, reply) = match round {
+            Round::Append(mut source) => {
+                let before = run.txs.len();
+                selection.fill(&mut run, source.as_mut());
+                if let Some(hook) = on_round.as_mut()
+                    && run.txs.len() > before
+                {
+                    hook(&run.txs[before..]);
                 }
-                let last_round = sealing.elapsed();
-                let result = run.finish(store, &parent_info, attrs, None).map_err(build_error);
-                if let Ok((_, outcome)) = &result {
-                    debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), rounds = count, open_ms = started.elapsed().as_secs_f64() * 1e3, last_round_ms = last_round.as_secs_f64() * 1e3, finish_ms = sealing.elapsed().as_secs_f64() * 1e3, timings = ?outcome.timings, "built block in a session");
-                }
-                let skipped = std::mem::take(&mut selection.skipped);
-                let _ = reply.send(result.map(|(_, outcome)| BuiltBlock { outcome, skipped }));
-                return;
+                continue;
+            }
+            Round::Finish(last, reply) => (last, Reply::Built(reply)),
+            Round::Match(block, senders, reply) => {
+                let txs = block.transactions();
+                let n = run.txs.len();
+                let prefix = txs.len() >= n
+                    && run.txs.iter().zip(txs).skip(1).all(|(a, b)| a.tx_hash() == b.tx_hash());
+                let rest: Option<Vec<_>> = match senders {
+                    Some(s) if s.len() == txs.len() => Some(
+                        txs[n..]
+                            .iter()
+                            .zip(&s[n..])
+                            .map(|(tx, s)| Recovered::new_unchecked(tx.clone(), *s))
+                            .collect(),
+                    ),
+                    _ if prefix => txs[n..]
+                        .iter()
+                        .map(|tx| {
+                            let signer = tx.recover_signer().ok()?;
+                            Some(Recovered::new_unchecked(tx.clone(), signer))
+                        })
+                        .collect(),
+                    _ => None,
+                };
+                let (true, Some(rest)) = (prefix, rest) else {
+                    let _ = reply.send(Ok(None));
+                    return;
+                };
+                (Some(Box::new(IterSource(rest.into_iter())) as Source), Reply::Matched(reply))
+            }
+        };
+        if let Some(mut source) = last {
+            selection.fill(&mut run, source.as_mut());
+        }
+        let last_round = sealing.elapsed();
+        let result = run.finish(store, &parent_info, attrs, None).map_err(build_error);
+        if let Ok((_, outcome)) = &result {
+            debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), rounds = count, open_ms = started.elapsed().as_secs_f64() * 1e3, last_round_ms = last_round.as_secs_f64() * 1e3, finish_ms = sealing.elapsed().as_secs_f64() * 1e3, timings = ?outcome.timings, "built block in a session");
+        }
+        let skipped = std::mem::take(&mut selection.skipped);
+        let built = result.map(|(_, outcome)| BuiltBlock { outcome, skipped });
+        match reply {
+            Reply::Built(reply) => {
+                let _ = reply.send(built);
+            }
+            Reply::Matched(reply) => {
+                let _ = reply.send(built.map(Some));
             }
         }
+        return;
     }
 }
