@@ -42,6 +42,7 @@ pub mod blob;
 pub mod clock;
 pub mod derive;
 pub mod evidence;
+pub mod fragment;
 pub mod lookahead;
 pub mod message;
 pub mod metrics;

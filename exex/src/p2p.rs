@@ -41,6 +41,12 @@ pub fn topic(l2_chain_id: u64) -> IdentTopic {
     IdentTopic::new(format!("/taiko-preconf/{l2_chain_id}/1/blocks"))
 }
 
+/// The fragment topic of an L2 chain: the preconfer's next block, streamed round by round
+/// ([`crate::fragment`]).
+pub fn fragments_topic(l2_chain_id: u64) -> IdentTopic {
+    IdentTopic::new(format!("/taiko-preconf/{l2_chain_id}/1/fragments"))
+}
+
 /// The transaction topic of an L2 chain: transactions sent to any node reach the preconfers.
 pub fn txs_topic(l2_chain_id: u64) -> IdentTopic {
     IdentTopic::new(format!("/taiko-preconf/{l2_chain_id}/1/txs"))
@@ -130,6 +136,15 @@ pub enum P2pEvent {
         /// EIP-2718 bytes.
         data: Vec<u8>,
     },
+    /// A gossiped block fragment to validate and [`P2pHandle::report`].
+    Fragment {
+        /// Its id.
+        id: MessageId,
+        /// The peer it came from.
+        source: PeerId,
+        /// The wire bytes.
+        data: Vec<u8>,
+    },
     /// A peer subscribed to our topic.
     PeerJoined(PeerId),
 }
@@ -165,6 +180,7 @@ pub enum P2pError {
 enum Command {
     Publish(Vec<u8>, oneshot::Sender<Result<(), P2pError>>),
     PublishTx(Vec<u8>),
+    PublishFragment(Vec<u8>),
     Report(MessageId, PeerId, Acceptance),
     Request(PeerId, BlocksRequest, oneshot::Sender<Result<BlocksResponse, P2pError>>),
     PeerScore(PeerId, oneshot::Sender<Option<f64>>),
@@ -209,6 +225,11 @@ impl P2pHandle {
     /// Gossips a transaction (best effort).
     pub fn publish_transaction(&self, raw: Vec<u8>) {
         let _ = self.tx.send(Command::PublishTx(raw));
+    }
+
+    /// Gossips a block fragment (best effort).
+    pub fn publish_fragment(&self, data: Vec<u8>) {
+        let _ = self.tx.send(Command::PublishFragment(data));
     }
 
     /// Reports the verdict on a received message (exactly once per message).
@@ -276,10 +297,14 @@ fn gossip_behaviour(l2_chain_id: u64) -> Result<gossipsub::Behaviour, P2pError> 
             ..Default::default()
         },
     );
+    // fragments: as blocks, and one comes every few tens of milliseconds in a turn
+    let scored = params.topics[&t.hash()].clone();
+    params.topics.insert(fragments_topic(l2_chain_id).hash(), scored);
     g.with_peer_score(params, gossipsub::PeerScoreThresholds::default())
         .map_err(P2pError::Setup)?;
     g.subscribe(&t).map_err(|e| P2pError::Setup(e.to_string()))?;
     g.subscribe(&txs_topic(l2_chain_id)).map_err(|e| P2pError::Setup(e.to_string()))?;
+    g.subscribe(&fragments_topic(l2_chain_id)).map_err(|e| P2pError::Setup(e.to_string()))?;
     Ok(g)
 }
 
@@ -343,6 +368,7 @@ async fn run(
 ) {
     let topic = topic(l2_chain_id);
     let txs = txs_topic(l2_chain_id).hash();
+    let fragments = fragments_topic(l2_chain_id);
     let mut pending: std::collections::HashMap<
         request_response::OutboundRequestId,
         oneshot::Sender<Result<BlocksResponse, P2pError>>,
@@ -366,6 +392,11 @@ async fn run(
                             && let Err(e) = swarm.behaviour_mut().gossipsub.publish(txs.clone(), raw)
                         {
                             tracing::debug!(target: "preconf::p2p", %e, "transaction not gossiped");
+                        }
+                    }
+                    Command::PublishFragment(data) => {
+                        if let Err(e) = swarm.behaviour_mut().gossipsub.publish(fragments.clone(), data) {
+                            tracing::debug!(target: "preconf::p2p", %e, "fragment not gossiped");
                         }
                     }
                     Command::Report(id, source, acceptance) => {
@@ -400,6 +431,8 @@ async fn run(
                 SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message })) => {
                     let ev = if message.topic == txs {
                         P2pEvent::Transaction { id: message_id, source: propagation_source, data: message.data }
+                    } else if message.topic == fragments.hash() {
+                        P2pEvent::Fragment { id: message_id, source: propagation_source, data: message.data }
                     } else {
                         P2pEvent::Message { id: message_id, source: propagation_source, data: message.data }
                     };

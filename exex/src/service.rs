@@ -17,7 +17,7 @@ use alloy::{
 use parking_lot::Mutex;
 use taiko_contracts::wire;
 use taiko_engine::EngineHandle;
-use taiko_evm::{BlockAttributes, BuildLimits};
+use taiko_evm::{BlockAttributes, BuildLimits, IterSource};
 use taiko_pool::Pool;
 use taiko_store::Store;
 use tokio::sync::mpsc;
@@ -25,7 +25,8 @@ use tokio::sync::mpsc;
 use crate::{
     anchor::{AnchorSource, anchor_of, choose},
     evidence::{Equivocation, EvidenceDb},
-    message::{Ignored, PreconfMessage, Rejection, ValidationContext},
+    fragment::{Fragment, validate_fragment},
+    message::{Ignored, PreconfMessage, Rejection, ValidationContext, Verdict},
     metrics::Metrics,
     p2p::{Acceptance, BlocksRequest, BlocksResponse, P2pEvent, P2pHandle},
     sequencer::{
@@ -135,6 +136,8 @@ pub struct PreconfService {
     halted: Mutex<Option<String>>,
     /// Our next block, started early on the engine (see [`PreconfService::on_tick`]).
     next: Mutex<Option<NextBlock>>,
+    /// The block whose fragments we execute ahead: number, parent and the next index.
+    following: Mutex<Option<(u64, B256, u32)>>,
 }
 
 /// A block the engine is building ahead of its tick.
@@ -200,6 +203,7 @@ impl PreconfService {
             computed: Mutex::new(BTreeMap::new()),
             halted: Mutex::new(None),
             next: Mutex::new(None),
+            following: Mutex::new(None),
         }
     }
 
@@ -474,7 +478,9 @@ impl PreconfService {
         let timestamp =
             (tick_ms / 1000).max(self.parts.store.latest_header().map_or(0, |h| h.timestamp));
         let attrs = self.block_attributes(number, timestamp);
-        if let Err(e) = self.parts.engine.start_build(attrs.clone(), self.parts.limits, None).await
+        let stream = self.fragment_stream(parent, number + 1, &attrs);
+        if let Err(e) =
+            self.parts.engine.start_build(attrs.clone(), self.parts.limits, stream).await
         {
             tracing::debug!(target: "preconf::service", %e, "next block not started early");
             return;
@@ -512,6 +518,46 @@ impl PreconfService {
                 }
             }
         });
+    }
+
+    /// A hook for the build session of our block `number` on `parent`: each round's
+    /// transactions are signed and gossiped as the block's next fragment.
+    fn fragment_stream(
+        &self,
+        parent: B256,
+        number: u64,
+        attrs: &BlockAttributes,
+    ) -> Option<taiko_evm::RoundHook> {
+        let signer = self.parts.signer.clone()?;
+        let (tx, mut rounds) = mpsc::unbounded_channel::<Vec<alloy::consensus::TxEnvelope>>();
+        let (p2p, l2_chain_id, attrs) =
+            (self.parts.p2p.clone(), self.parts.l2_chain_id, attrs.clone());
+        tokio::spawn(async move {
+            let mut index = 0u32;
+            while let Some(txs) = rounds.recv().await {
+                let mut f = Fragment {
+                    l2_chain_id,
+                    number,
+                    parent_hash: parent,
+                    index,
+                    attrs: attrs.clone(),
+                    txs,
+                    signature: [0; 65],
+                };
+                match signer.sign_fragment(&f).await {
+                    Ok(signature) => f.signature = signature,
+                    Err(e) => {
+                        tracing::warn!(target: "preconf::service", %e, number, "fragment not signed; the stream stops");
+                        return;
+                    }
+                }
+                p2p.publish_fragment(f.encode());
+                index += 1;
+            }
+        });
+        Some(Box::new(move |txs: &[alloy::consensus::TxEnvelope]| {
+            let _ = tx.send(txs.to_vec());
+        }))
     }
 
     /// Imports a decoded message; fetches missing blocks from `source` on a gap.
@@ -619,9 +665,86 @@ impl PreconfService {
                         };
                     self.parts.p2p.report(id, source, acceptance);
                 }
+                P2pEvent::Fragment { id, source, data } => {
+                    let acceptance = self.on_fragment(&data).await;
+                    self.parts.p2p.report(id, source, acceptance);
+                }
                 P2pEvent::PeerJoined(_) => {}
             }
         }
+    }
+
+    /// A gossiped fragment of the next block: validated, then executed ahead on the engine —
+    /// fragment 0 starts the block, each next one in sequence adds its transactions. A
+    /// fragment out of sequence stops the stream for that block (the block is then imported in
+    /// full when it comes).
+    async fn on_fragment(&self, data: &[u8]) -> Acceptance {
+        let f = match Fragment::decode(data) {
+            Ok(f) => f,
+            Err(_) => {
+                self.parts.metrics.rejected("fragment_decode");
+                return Acceptance::Reject;
+            }
+        };
+        let ctx = Ctx { service: self, head: self.head() };
+        match validate_fragment(&f, &ctx, |digest, sig| {
+            crate::signer::recover_canonical(digest, sig)
+        }) {
+            Verdict::Accept { .. } => {}
+            Verdict::Ignore { .. } => return Acceptance::Ignore,
+            Verdict::Reject(r) => {
+                self.parts.metrics.rejected(match r {
+                    Rejection::BadSignature => "fragment_bad_signature",
+                    Rejection::NotThePreconfer { .. } => "fragment_not_preconfer",
+                    _ => "fragment_invalid",
+                });
+                return Acceptance::Reject;
+            }
+        }
+        let expected = (f.number, f.parent_hash, f.index);
+        let in_sequence = {
+            let mut following = self.following.lock();
+            if f.index == 0 {
+                *following = Some((f.number, f.parent_hash, 1));
+                true
+            } else if *following == Some(expected) {
+                *following = Some((f.number, f.parent_hash, f.index + 1));
+                true
+            } else {
+                *following = None;
+                false
+            }
+        };
+        if !in_sequence {
+            return Acceptance::Accept;
+        }
+        if f.index == 0 {
+            let limits = BuildLimits::from_spec(self.parts.store.chain_spec());
+            if let Err(e) = self.parts.engine.start_build(f.attrs.clone(), limits, None).await {
+                tracing::debug!(target: "preconf::service", %e, number = f.number, "fragments not followed");
+                *self.following.lock() = None;
+                return Acceptance::Accept;
+            }
+        }
+        let pool = &self.parts.pool;
+        let known = pool.senders_of(f.txs.iter().map(|tx| tx.tx_hash()));
+        let recovered: Option<Vec<_>> = f
+            .txs
+            .into_iter()
+            .zip(known)
+            .map(|(tx, sender)| {
+                use alloy::consensus::transaction::SignerRecoverable;
+                let sender = sender.or_else(|| tx.recover_signer().ok())?;
+                Some(alloy::consensus::transaction::Recovered::new_unchecked(tx, sender))
+            })
+            .collect();
+        match recovered {
+            Some(txs) => {
+                let _ = self.parts.engine.append_build(Box::new(IterSource(txs.into_iter())));
+            }
+            None => *self.following.lock() = None,
+        }
+        Acceptance::Accept
     }
 
     /// Gossips the transactions this node's users send (the pool's local ones), so they reach

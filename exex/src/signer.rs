@@ -123,6 +123,21 @@ impl CommitmentSigner {
         self.sign_inner(c, Some(payload)).await
     }
 
+    /// Signs a block fragment. No slashing-protection record: a fragment commits to nothing
+    /// (only the block's commitment does), and its EIP-712 type differs from the commitment's,
+    /// so its signature cannot pass for one.
+    pub async fn sign_fragment(
+        &self,
+        fragment: &crate::fragment::Fragment,
+    ) -> Result<[u8; 65], SignerError> {
+        let digest = fragment.signing_hash(&self.domain);
+        let sig = self.signer.sign_hash(digest).await?;
+        if recover_canonical(digest, &sig.as_bytes()) != Some(self.signer.address()) {
+            return Err(SignerError::Signing("fragment signature does not recover".into()));
+        }
+        Ok(sig.as_bytes())
+    }
+
     /// The slashing-protection database.
     pub fn protection(&self) -> &ProtectionDb {
         &self.protection
@@ -168,6 +183,11 @@ pub fn recover_commitment_signer(
     domain: &Eip712Domain,
     signature: &[u8],
 ) -> Option<Address> {
+    recover_canonical(wire::preconf_signing_hash(c, domain), signature)
+}
+
+/// The signer of `digest`, for a canonical signature only (see [`recover_commitment_signer`]).
+pub fn recover_canonical(digest: B256, signature: &[u8]) -> Option<Address> {
     if signature.len() != 65 || !matches!(signature[64], 27 | 28) {
         return None;
     }
@@ -175,5 +195,5 @@ pub fn recover_commitment_signer(
     if sig.normalize_s().is_some() {
         return None; // high s
     }
-    sig.recover_address_from_prehash(&wire::preconf_signing_hash(c, domain)).ok()
+    sig.recover_address_from_prehash(&digest).ok()
 }
