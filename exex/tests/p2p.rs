@@ -44,7 +44,8 @@ fn app(
                         .collect();
                     let _ = reply.send(BlocksResponse { blocks });
                 }
-                P2pEvent::Transaction { id, source, .. } => {
+                P2pEvent::Transaction { id, source, .. }
+                | P2pEvent::Fragment { id, source, .. } => {
                     handle.report(id, source, Acceptance::Ignore)
                 }
                 P2pEvent::PeerJoined(_) => {}
