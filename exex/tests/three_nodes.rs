@@ -9,21 +9,15 @@ mod common;
 use std::{sync::Arc, time::Duration};
 
 use alloy::primitives::{Address, B256};
-use common::{node, preconfer_key, transfer};
+use common::{preconfer_key, service_node, transfer};
 use taiko_chainspec::devnet_accounts;
-use taiko_contracts::wire;
-use taiko_evm::AnchorInput;
 use taiko_node::RunningNode;
 use taiko_pool::TransactionOrigin;
 use taiko_preconf_exex::{
-    anchor::FixedAnchor,
-    p2p::{P2p, P2pConfig, P2pHandle},
-    protection::ProtectionDb,
-    service::{PreconfService, ServiceParts, TickOutcome, WindowSchedule},
-    signer::{CommitmentSigner, LocalSigner},
+    p2p::P2pHandle,
+    service::{PreconfService, TickOutcome, WindowSchedule},
 };
 
-const TASK_MANAGER: Address = Address::repeat_byte(0x7a);
 const WINDOW: u64 = 4;
 
 /// A owns `[g, g+3]`, B `[g+4, g+7]`, A `[g+8, g+11]`, …
@@ -40,53 +34,6 @@ impl WindowSchedule for Alternating {
         let owner = if k.is_multiple_of(2) { self.a } else { self.b };
         Some((owner, self.genesis + k * WINDOW + WINDOW - 1))
     }
-}
-
-async fn start(
-    dir: &std::path::Path,
-    name: &str,
-    signer_name: Option<&str>,
-    peers: Vec<libp2p::Multiaddr>,
-    schedule: Arc<Alternating>,
-) -> (RunningNode, Arc<PreconfService>, P2pHandle) {
-    let n = node(&dir.join(name)).await;
-    let (p2p, events) = P2p::spawn(P2pConfig {
-        l2_chain_id: n.spec.chain_id,
-        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-        static_peers: peers,
-        keypair: None,
-    })
-    .await
-    .unwrap();
-    let signer = signer_name.map(|s| {
-        let protection =
-            Arc::new(ProtectionDb::open(&dir.join(format!("{name}-protection.redb"))).unwrap());
-        Arc::new(CommitmentSigner::new(
-            Arc::new(LocalSigner::from_signer(preconfer_key(s))),
-            protection,
-            31337,
-            TASK_MANAGER,
-        ))
-    });
-    let anchor = FixedAnchor(AnchorInput {
-        l1_block_id: 1,
-        l1_block_hash: B256::with_last_byte(1),
-        l1_state_root: B256::with_last_byte(2),
-    });
-    let service = Arc::new(PreconfService::new(ServiceParts {
-        coinbase: Address::repeat_byte(0xc0),
-        ..ServiceParts::for_node(
-            &n,
-            p2p.clone(),
-            signer,
-            schedule,
-            wire::preconf_domain(31337, TASK_MANAGER),
-            Arc::new(anchor),
-        )
-    }));
-    tokio::spawn(service.clone().run_follower(events));
-    tokio::spawn(service.clone().run_tx_forwarder());
-    (n, service, p2p)
 }
 
 async fn converge(services: &[&Arc<PreconfService>], want: (u64, B256)) {
@@ -109,9 +56,11 @@ async fn two_preconfers_and_a_late_follower_agree() {
         b: preconfer_key("preconfer B").address(),
         genesis: genesis_ts,
     });
-    let (a, sa, pa) = start(dir.path(), "a", Some("preconfer A"), vec![], schedule.clone()).await;
+    let (a, sa, pa) =
+        service_node(dir.path(), "a", Some("preconfer A"), vec![], schedule.clone()).await;
     let (b, sb, pb) =
-        start(dir.path(), "b", Some("preconfer B"), vec![pa.dial_addr()], schedule.clone()).await;
+        service_node(dir.path(), "b", Some("preconfer B"), vec![pa.dial_addr()], schedule.clone())
+            .await;
     tokio::time::sleep(Duration::from_millis(1500)).await; // a gossipsub heartbeat or two
 
     let users = devnet_accounts();
@@ -122,7 +71,7 @@ async fn two_preconfers_and_a_late_follower_agree() {
     for i in 0..ticks {
         if i == 6 {
             c = Some(
-                start(
+                service_node(
                     dir.path(),
                     "c",
                     None,

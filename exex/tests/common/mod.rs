@@ -7,8 +7,18 @@ use alloy::{
     signers::{SignerSync, local::PrivateKeySigner},
     sol_types::Eip712Domain,
 };
+use std::sync::Arc;
+
 use taiko_contracts::wire::{self, Preconfirmation};
+use taiko_evm::AnchorInput;
 use taiko_preconf_exex::message::{Block, PreconfMessage, ValidationContext, tx_list_hash};
+use taiko_preconf_exex::{
+    anchor::FixedAnchor,
+    p2p::{P2p, P2pConfig, P2pHandle},
+    protection::ProtectionDb,
+    service::{PreconfService, ServiceParts, WindowSchedule},
+    signer::{CommitmentSigner, LocalSigner},
+};
 
 pub const CHAIN: u64 = 167010;
 pub const TASK_MANAGER: Address = Address::repeat_byte(0x7a);
@@ -336,4 +346,54 @@ pub async fn propose(
     devnet.advance_slot().await.unwrap();
     assert_eq!(devnet.clock.now(), inclusion);
     devnet.l1.receipt(hash).await.unwrap().expect("mined in the slot")
+}
+
+/// A node with the preconfirmation service: libp2p on loopback, a signer when `signer_name` is
+/// given (its protection db under `dir`), a fixed anchor; the follower and the transaction
+/// forwarder running.
+pub async fn service_node(
+    dir: &std::path::Path,
+    name: &str,
+    signer_name: Option<&str>,
+    peers: Vec<libp2p::Multiaddr>,
+    schedule: Arc<dyn WindowSchedule>,
+) -> (taiko_node::RunningNode, Arc<PreconfService>, P2pHandle) {
+    let n = node(&dir.join(name)).await;
+    let (p2p, events) = P2p::spawn(P2pConfig {
+        l2_chain_id: n.spec.chain_id,
+        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        static_peers: peers,
+        keypair: None,
+    })
+    .await
+    .unwrap();
+    let signer = signer_name.map(|s| {
+        let protection =
+            Arc::new(ProtectionDb::open(&dir.join(format!("{name}-protection.redb"))).unwrap());
+        Arc::new(CommitmentSigner::new(
+            Arc::new(LocalSigner::from_signer(preconfer_key(s))),
+            protection,
+            31337,
+            TASK_MANAGER,
+        ))
+    });
+    let anchor = FixedAnchor(AnchorInput {
+        l1_block_id: 1,
+        l1_block_hash: B256::with_last_byte(1),
+        l1_state_root: B256::with_last_byte(2),
+    });
+    let service = Arc::new(PreconfService::new(ServiceParts {
+        coinbase: Address::repeat_byte(0xc0),
+        ..ServiceParts::for_node(
+            &n,
+            p2p.clone(),
+            signer,
+            schedule,
+            wire::preconf_domain(31337, TASK_MANAGER),
+            Arc::new(anchor),
+        )
+    }));
+    tokio::spawn(service.clone().run_follower(events));
+    tokio::spawn(service.clone().run_tx_forwarder());
+    (n, service, p2p)
 }
