@@ -7,11 +7,11 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use alloy::primitives::{Address, B256};
-use common::{preconfer_key, service_node, transfer};
+use alloy::primitives::Address;
+use common::{converge, preconfer_key, service_node, transfer};
 use taiko_chainspec::devnet_accounts;
 use taiko_pool::TransactionOrigin;
-use taiko_preconf_exex::service::{PreconfService, TickOutcome, WindowSchedule};
+use taiko_preconf_exex::service::{TickOutcome, WindowSchedule};
 
 /// `owner` holds one long window from `genesis`.
 #[derive(Debug)]
@@ -24,17 +24,6 @@ impl WindowSchedule for OneWindow {
     fn window_at(&self, ts: u64) -> Option<(Address, u64)> {
         (ts >= self.genesis).then_some((self.owner, self.genesis + 1_000))
     }
-}
-
-async fn converge(services: &[&Arc<PreconfService>], want: (u64, B256)) {
-    for _ in 0..200 {
-        if services.iter().all(|s| s.latest() == want) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let heads: Vec<_> = services.iter().map(|s| s.latest()).collect();
-    panic!("nodes did not converge on {want:?}: {heads:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

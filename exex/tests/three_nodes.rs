@@ -8,8 +8,8 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use alloy::primitives::{Address, B256};
-use common::{preconfer_key, service_node, transfer};
+use alloy::primitives::Address;
+use common::{converge, preconfer_key, service_node, transfer};
 use taiko_chainspec::devnet_accounts;
 use taiko_node::RunningNode;
 use taiko_pool::TransactionOrigin;
@@ -34,17 +34,6 @@ impl WindowSchedule for Alternating {
         let owner = if k.is_multiple_of(2) { self.a } else { self.b };
         Some((owner, self.genesis + k * WINDOW + WINDOW - 1))
     }
-}
-
-async fn converge(services: &[&Arc<PreconfService>], want: (u64, B256)) {
-    for _ in 0..200 {
-        if services.iter().all(|s| s.latest() == want) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let heads: Vec<_> = services.iter().map(|s| s.latest()).collect();
-    panic!("nodes did not converge on {want:?}: {heads:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

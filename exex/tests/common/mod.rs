@@ -397,3 +397,15 @@ pub async fn service_node(
     tokio::spawn(service.clone().run_tx_forwarder());
     (n, service, p2p)
 }
+
+/// Waits until every service's `latest` is `want` (5 s at most).
+pub async fn converge(services: &[&Arc<PreconfService>], want: (u64, B256)) {
+    for _ in 0..200 {
+        if services.iter().all(|s| s.latest() == want) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let heads: Vec<_> = services.iter().map(|s| s.latest()).collect();
+    panic!("nodes did not converge on {want:?}: {heads:?}");
+}
