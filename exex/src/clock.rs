@@ -20,6 +20,11 @@ use taiko_beacon::clock::SlotClock;
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time in milliseconds.
     fn now_ms(&self) -> u64;
+
+    /// The current time in microseconds (by default, the milliseconds').
+    fn now_us(&self) -> u64 {
+        self.now_ms().saturating_mul(1000)
+    }
 }
 
 /// The system clock.
@@ -29,6 +34,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+
+    fn now_us(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
     }
 }
 

@@ -354,6 +354,27 @@ impl PreconfRuntime {
     }
 }
 
+/// Sleeps until `at_ms` on `clock`. tokio's timer rounds up to the next millisecond and fires
+/// late when the workers are busy, which a tick would pass on to every transaction of its
+/// block; so the last stretch (up to [`TICK_SPIN`]) is waited with the OS's finer sleep on a
+/// blocking thread.
+async fn sleep_until_ms(clock: &dyn Clock, at_ms: u64) {
+    let at_us = at_ms.saturating_mul(1000);
+    let coarse = at_us.saturating_sub(clock.now_us()).saturating_sub(TICK_SPIN.as_micros() as u64);
+    if coarse > 0 {
+        tokio::time::sleep(Duration::from_micros(coarse)).await;
+    }
+    let rest = at_us.saturating_sub(clock.now_us());
+    if rest > 0 {
+        let _ =
+            tokio::task::spawn_blocking(move || std::thread::sleep(Duration::from_micros(rest)))
+                .await;
+    }
+}
+
+/// How much of the wait for a tick [`sleep_until_ms`] leaves to the OS's sleep.
+const TICK_SPIN: Duration = Duration::from_millis(3);
+
 /// Calls [`PreconfService::on_tick`] at every tick of `ticks` on `clock`, forever; while the
 /// previous preconfer's handover is awaited, retries every 25 ms until the next tick. After the
 /// last block of a turn, `proposer` (if any) proposes the turn.
@@ -365,9 +386,8 @@ pub async fn run_ticks(
     proposer: Option<(Proposer, Arc<LookaheadSchedule>)>,
 ) {
     loop {
-        let now = clock.now_ms();
-        let tick = ticks.next_tick_ms(&slots, now);
-        tokio::time::sleep(Duration::from_millis(tick.saturating_sub(now))).await;
+        let tick = ticks.next_tick_ms(&slots, clock.now_ms());
+        sleep_until_ms(clock.as_ref(), tick).await;
         let after = ticks.next_tick_ms(&slots, tick);
         loop {
             match service.on_tick(tick, after).await {

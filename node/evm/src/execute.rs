@@ -3,6 +3,7 @@
 use crate::{
     BlockAttributes, BuildError, ImportError, TaikoSpec,
     anchor::{AnchorInput, anchor_transaction, decode_anchor_calldata},
+    commitments::Precomputed,
     txlist::TxListBudget,
 };
 use alloy::{
@@ -215,6 +216,11 @@ impl<'a> BlockRun<'a> {
         Ok(())
     }
 
+    /// The receipts of the transactions executed so far, in block order.
+    pub(crate) fn receipts(&self) -> &[ReceiptEnvelope] {
+        self.exec.receipts()
+    }
+
     /// Remaining block gas.
     pub(crate) fn gas_left(&self) -> u64 {
         self.spec.block_gas_limit().saturating_sub(self.gas_used)
@@ -223,8 +229,8 @@ impl<'a> BlockRun<'a> {
     /// Finishes execution: fee sharing, post-execution calls, the state changes, the header
     /// (with the state root from the store's tries, which keep the block's state).
     ///
-    /// `precomputed` carries the transactions root when it was computed alongside execution
-    /// (import knows the transactions up front). The tx list is never compressed here: the
+    /// `precomputed` carries what was computed alongside execution: the transactions root
+    /// (import knows the transactions up front), or all the roots of a block built in rounds. The tx list is never compressed here: the
     /// builder's budget already guarantees that it fits, and the proposer compresses a whole
     /// turn's list when it proposes, off the preconfirmation path.
     pub(crate) fn finish(
@@ -232,7 +238,7 @@ impl<'a> BlockRun<'a> {
         store: &Store,
         parent: &ParentInfo<'_>,
         attrs: &BlockAttributes,
-        precomputed: Option<B256>,
+        precomputed: Precomputed,
     ) -> Result<(Header, ExecutionOutcome), BlockExecutionError> {
         let Self {
             spec,
@@ -269,10 +275,13 @@ impl<'a> BlockRun<'a> {
             std::thread::scope(|scope| {
                 let side = scope.spawn(|| {
                     let t = std::time::Instant::now();
-                    let receipts_root = calculate_receipt_root(&receipts);
-                    let logs_bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
-                    let transactions_root =
-                        precomputed.unwrap_or_else(|| calculate_transaction_root(&txs));
+                    let (receipts_root, logs_bloom) = precomputed.receipts.unwrap_or_else(|| {
+                        let bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom());
+                        (calculate_receipt_root(&receipts), bloom)
+                    });
+                    let transactions_root = precomputed
+                        .transactions_root
+                        .unwrap_or_else(|| calculate_transaction_root(&txs));
                     (receipts_root, logs_bloom, transactions_root, t.elapsed())
                 });
                 let root = store.apply_to_trie(&changes);

@@ -25,6 +25,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod anchor;
+mod commitments;
 mod execute;
 mod session;
 pub mod testing;
@@ -316,7 +317,7 @@ pub fn build_block(
     selection.fill(&mut run, source);
     let selected = started.elapsed();
     let (_, outcome) =
-        run.finish(store, &parent_info, attrs, None).map_err(execute::build_error)?;
+        run.finish(store, &parent_info, attrs, Default::default()).map_err(execute::build_error)?;
     debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), skipped = selection.skipped.len(), selection_and_execution_ms = selected.as_secs_f64() * 1e3, timings = ?outcome.timings, "built block");
     Ok(BuiltBlock { outcome, skipped: selection.skipped })
 }
@@ -535,7 +536,12 @@ pub fn import_block(
     });
     let (fits, transactions_root, tx_list_time) = side;
     let (expected, mut outcome) = executed?
-        .finish(store, &parent_info, &attrs, Some(transactions_root))
+        .finish(
+            store,
+            &parent_info,
+            &attrs,
+            commitments::Precomputed { transactions_root: Some(transactions_root), receipts: None },
+        )
         .map_err(|e| ImportError::Execution(e.to_string()))?;
     outcome.timings.tx_list = tx_list_time;
     if let Err(e) = compare_headers(&expected, header)

@@ -16,6 +16,7 @@
 
 use crate::{
     BlockAttributes, BuildError, BuildLimits, BuiltBlock, IterSource, Selection, TxSource,
+    commitments::BlockCommitments,
     execute::{ParentInfo, build_error},
     prepare_build, start_build,
 };
@@ -202,6 +203,7 @@ fn run_session(
         return;
     }
     let mut selection = Selection::new(spec, limits);
+    let mut commitments = BlockCommitments::default();
     let mut count = 0usize;
     while let Ok(round) = rounds.recv() {
         count += 1;
@@ -210,10 +212,13 @@ fn run_session(
             Round::Append(mut source) => {
                 let before = run.txs.len();
                 selection.fill(&mut run, source.as_mut());
-                if let Some(hook) = on_round.as_mut()
-                    && run.txs.len() > before
-                {
-                    hook(&run.txs[before..]);
+                if run.txs.len() > before {
+                    if let Some(hook) = on_round.as_mut() {
+                        hook(&run.txs[before..]);
+                    }
+                    // hash the round's transactions and receipts now, not at the seal
+                    commitments.extend(&run.txs, run.receipts());
+                    commitments.roots();
                 }
                 continue;
             }
@@ -250,8 +255,10 @@ fn run_session(
         if let Some(mut source) = last {
             selection.fill(&mut run, source.as_mut());
         }
+        commitments.extend(&run.txs, run.receipts());
+        let precomputed = commitments.roots();
         let last_round = sealing.elapsed();
-        let result = run.finish(store, &parent_info, attrs, None).map_err(build_error);
+        let result = run.finish(store, &parent_info, attrs, precomputed).map_err(build_error);
         if let Ok((_, outcome)) = &result {
             debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), rounds = count, open_ms = started.elapsed().as_secs_f64() * 1e3, last_round_ms = last_round.as_secs_f64() * 1e3, finish_ms = sealing.elapsed().as_secs_f64() * 1e3, timings = ?outcome.timings, "built block in a session");
         }

@@ -94,7 +94,17 @@ impl Trie {
 
     /// Sets `key` to `value` (removing it when `value` is `None`) and returns the previous value.
     pub fn set(&mut self, key: &B256, value: Option<Vec<u8>>) -> Option<Vec<u8>> {
-        let path = Nibbles::unpack(key);
+        self.set_path(Nibbles::unpack(key), value)
+    }
+
+    /// As [`Trie::set`], for keys of any length, as long as no key of the trie is a prefix of
+    /// another (values never sit in branch nodes). RLP-encoded indices, the keys of a block's
+    /// transactions and receipts tries, are such keys.
+    pub fn set_bytes(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        self.set_path(Nibbles::unpack(key), value)
+    }
+
+    fn set_path(&mut self, path: Nibbles, value: Option<Vec<u8>>) -> Option<Vec<u8>> {
         match value {
             Some(v) => insert(&mut self.root, path, v),
             None => remove(&mut self.root, path),
@@ -393,5 +403,25 @@ mod tests {
             trie.set(&k, old);
         }
         assert_eq!(trie.root(), before);
+    }
+
+    #[test]
+    fn ordered_index_keys_give_ethereums_ordered_root_as_they_grow() {
+        // the transactions and receipts tries: keys rlp(0), rlp(1), …, grown in order with a
+        // root taken along the way, across the one-, two- and three-byte key lengths
+        let mut rng = StdRng::seed_from_u64(11);
+        let values: Vec<Vec<u8>> = (0..700).map(|_| value(&mut rng)).collect();
+        let mut trie = Trie::new();
+        for (i, v) in values.iter().enumerate() {
+            trie.set_bytes(&alloy::rlp::encode(i), Some(v.clone()));
+            let n = i + 1;
+            if [1, 2, 3, 127, 128, 129, 255, 256, 257, 500, 700].contains(&n) {
+                let want = alloy::trie::root::ordered_trie_root_with_encoder(
+                    &values[..n],
+                    |v: &Vec<u8>, buf| buf.extend_from_slice(v),
+                );
+                assert_eq!(trie.root(), want, "{n} entries");
+            }
+        }
     }
 }
