@@ -276,6 +276,12 @@ fn gossip_behaviour(l2_chain_id: u64) -> Result<gossipsub::Behaviour, P2pError> 
         .message_id_fn(|m: &gossipsub::Message| MessageId::from(message::message_id(&m.data)))
         .max_transmit_size(message::MAX_COMPRESSED)
         .heartbeat_interval(Duration::from_millis(500))
+        // Messages are anonymous with content ids, so a peer that relays our own message back
+        // (it reached that peer through another one first) cannot know it came from us: it is
+        // honest, and the duplicate cache drops the copy. gossipsub's default would count it as
+        // an invalid delivery (−100 here), greylist the peer after one such relay, and from then
+        // on our blocks would reach it only through others, a hop and an import later.
+        .allow_self_origin(true)
         .build()
         .map_err(|e| P2pError::Setup(e.to_string()))?;
     let mut g = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)

@@ -126,6 +126,18 @@ pub enum FollowOutcome {
     Invalid(ImportError),
 }
 
+/// Runs CPU-bound work (decoding, hashing, signature checks of a whole block) without holding
+/// up the runtime's other tasks: on a multi-threaded runtime the worker hands its queue to
+/// another thread first (`block_in_place`), so the node's networking — and, in one process,
+/// other nodes' — keeps running while a block is checked; elsewhere it simply runs.
+pub fn cpu_bound<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Validates, executes and (if valid) adopts a gossiped block.
 pub async fn follow(
     engine: &EngineHandle,
@@ -144,26 +156,29 @@ pub async fn follow_with_senders(
     ctx: &impl ValidationContext,
     senders: impl FnOnce(&crate::message::Block) -> Option<Vec<alloy::primitives::Address>>,
 ) -> Result<FollowOutcome, SequencerError> {
-    match validate(msg, ctx) {
-        Verdict::Reject(r) => Ok(FollowOutcome::Rejected(r)),
-        Verdict::Ignore { why, .. } => Ok(FollowOutcome::Ignored(why)),
-        Verdict::Accept { .. } => {
-            let hash = msg.commitment.blockHash;
-            let t0 = std::time::Instant::now();
-            let known = senders(&msg.block);
-            let t1 = t0.elapsed();
-            let sealed = SealedBlock::new_unchecked(msg.block.clone(), hash);
-            let status = engine.new_payload(sealed, known).await?;
-            let t2 = t0.elapsed();
-            match status {
-                PayloadStatus::Valid => {
-                    commit(engine, hash).await?;
-                    tracing::debug!(target: "preconf::sequencer", senders_ms = t1.as_secs_f64() * 1e3, payload_ms = t2.as_secs_f64() * 1e3, fcu_ms = t0.elapsed().as_secs_f64() * 1e3, "follow timings");
-                    Ok(FollowOutcome::Imported)
-                }
-                PayloadStatus::Accepted => Ok(FollowOutcome::Ignored(Ignored::OtherBranch)),
-                PayloadStatus::Invalid(e) => Ok(FollowOutcome::Invalid(e)),
-            }
+    let t0 = std::time::Instant::now();
+    // validation and the senders lookup hash and check the whole block
+    let checked = cpu_bound(|| match validate(msg, ctx) {
+        Verdict::Reject(r) => Err(FollowOutcome::Rejected(r)),
+        Verdict::Ignore { why, .. } => Err(FollowOutcome::Ignored(why)),
+        Verdict::Accept { .. } => Ok(senders(&msg.block)),
+    });
+    let known = match checked {
+        Ok(known) => known,
+        Err(outcome) => return Ok(outcome),
+    };
+    let hash = msg.commitment.blockHash;
+    let t1 = t0.elapsed();
+    let sealed = SealedBlock::new_unchecked(msg.block.clone(), hash);
+    let status = engine.new_payload(sealed, known).await?;
+    let t2 = t0.elapsed();
+    match status {
+        PayloadStatus::Valid => {
+            commit(engine, hash).await?;
+            tracing::debug!(target: "preconf::sequencer", checks_ms = t1.as_secs_f64() * 1e3, payload_ms = t2.as_secs_f64() * 1e3, fcu_ms = t0.elapsed().as_secs_f64() * 1e3, "follow timings");
+            Ok(FollowOutcome::Imported)
         }
+        PayloadStatus::Accepted => Ok(FollowOutcome::Ignored(Ignored::OtherBranch)),
+        PayloadStatus::Invalid(e) => Ok(FollowOutcome::Invalid(e)),
     }
 }

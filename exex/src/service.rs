@@ -627,7 +627,9 @@ impl PreconfService {
         while let Some(ev) = events.recv().await {
             match ev {
                 P2pEvent::Message { id, source, data } => {
-                    let Ok(msg) = PreconfMessage::decode(&data) else {
+                    tracing::debug!(target: "preconf::service", me = %self.parts.p2p.dial_addr(), from = %source, bytes = data.len(), "block message received");
+                    let Ok(msg) = crate::sequencer::cpu_bound(|| PreconfMessage::decode(&data))
+                    else {
                         self.parts.metrics.rejected("decode");
                         self.parts.p2p.report(id, source, Acceptance::Reject);
                         continue;

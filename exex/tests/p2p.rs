@@ -121,3 +121,45 @@ async fn gossip_is_validated_before_forwarding() {
     assert_eq!(response.blocks.len(), 1);
     assert_eq!(PreconfMessage::decode(&response.blocks[0]).unwrap(), good);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relaying_a_publishers_own_block_back_costs_nothing() {
+    // a triangle: B and C both dial A, C also dials B; every block of A's reaches C directly
+    // and through B, and both relay it back towards A
+    let parent = B256::repeat_byte(4);
+    let head = (4, parent);
+    let (a, a_events) = node(vec![]).await;
+    let a_addr = a.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(a.peer_id));
+    let (b, b_events) = node(vec![a_addr.clone()]).await;
+    let b_addr = b.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(b.peer_id));
+    let (c, c_events) = node(vec![a_addr, b_addr]).await;
+    let _a_store = app(a.clone(), a_events, head);
+    let b_store = app(b.clone(), b_events, head);
+    let c_store = app(c.clone(), c_events, head);
+    for _ in 0..200 {
+        if a.topic_peers().await.len() == 2 && c.topic_peers().await.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await; // a heartbeat builds the mesh
+    let preconfer = key("preconfer");
+    for i in 0..5u8 {
+        // the apps accept any block on `head`: five different blocks at height 5
+        let blk = block(5, parent, 1 + i as usize);
+        a.publish(sign(&preconfer, blk, CHAIN).encode()).await.unwrap();
+        let n = 5;
+        eventually("B and C to accept", || {
+            b_store.lock().contains_key(&n) && c_store.lock().contains_key(&n)
+        })
+        .await;
+        b_store.lock().clear();
+        c_store.lock().clear();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await; // a heartbeat refreshes the scores
+    for (name, peer) in [("B", b.peer_id), ("C", c.peer_id)] {
+        let score = a.peer_score(peer).await.expect("scored at A");
+        assert!(score >= 0.0, "{name} relayed honestly yet its score at A is {score}");
+    }
+}
