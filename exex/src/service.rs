@@ -136,8 +136,40 @@ pub struct PreconfService {
     halted: Mutex<Option<String>>,
     /// Our next block, started early on the engine (see [`PreconfService::on_tick`]).
     next: Mutex<Option<NextBlock>>,
-    /// The block whose fragments we execute ahead: number, parent and the next index.
-    following: Mutex<Option<(u64, B256, u32)>>,
+    /// The block whose fragments we execute ahead.
+    following: Mutex<Option<Following>>,
+}
+
+/// A block followed in fragments: where it stands, and its transactions so far with their
+/// senders, so the signed block's senders need not be looked up again for those.
+#[derive(Debug)]
+struct Following {
+    number: u64,
+    parent: B256,
+    next_index: u32,
+    hashes: Vec<B256>,
+    senders: Vec<Address>,
+}
+
+impl Following {
+    /// The senders of `txs` (a block: the anchor first, then the user transactions) when the
+    /// followed transactions are its prefix: those from the fragments, the rest from `others`.
+    fn senders_of(
+        &self,
+        txs: &[alloy::consensus::TxEnvelope],
+        others: impl Fn(&[alloy::consensus::TxEnvelope]) -> Option<Vec<Address>>,
+    ) -> Option<Vec<Address>> {
+        let (anchor, users) = txs.split_first()?;
+        let n = self.hashes.len();
+        if users.len() < n || users[..n].iter().zip(&self.hashes).any(|(tx, h)| tx.tx_hash() != h) {
+            return None;
+        }
+        let mut senders = Vec::with_capacity(txs.len());
+        senders.extend(others(std::slice::from_ref(anchor))?);
+        senders.extend_from_slice(&self.senders);
+        senders.extend(others(&users[n..])?);
+        Some(senders)
+    }
 }
 
 /// A block the engine is building ahead of its tick.
@@ -569,11 +601,19 @@ impl PreconfService {
         let ctx = Ctx { service: self, head: self.head() };
         let received = std::time::Instant::now();
         let pool = &self.parts.pool;
-        let outcome = follow_with_senders(&self.parts.engine, msg, &ctx, |block| {
+        let from_pool = |txs: &[alloy::consensus::TxEnvelope]| -> Option<Vec<Address>> {
             use alloy::consensus::transaction::SignerRecoverable;
-            let txs = &block.body.transactions;
             let known = pool.senders_of(txs.iter().map(|tx| tx.tx_hash()));
             txs.iter().zip(known).map(|(tx, s)| s.or_else(|| tx.recover_signer().ok())).collect()
+        };
+        let outcome = follow_with_senders(&self.parts.engine, msg, &ctx, |block| {
+            let txs = &block.body.transactions;
+            let followed = self.following.lock();
+            followed
+                .as_ref()
+                .filter(|w| (w.number, w.parent) == (block.header.number, block.header.parent_hash))
+                .and_then(|w| w.senders_of(txs, from_pool))
+                .or_else(|| from_pool(txs))
         })
         .await?;
         tracing::debug!(
@@ -706,15 +746,25 @@ impl PreconfService {
         let expected = (f.number, f.parent_hash, f.index);
         let in_sequence = {
             let mut following = self.following.lock();
-            if f.index == 0 {
-                *following = Some((f.number, f.parent_hash, 1));
-                true
-            } else if *following == Some(expected) {
-                *following = Some((f.number, f.parent_hash, f.index + 1));
-                true
-            } else {
-                *following = None;
-                false
+            match following.as_mut() {
+                _ if f.index == 0 => {
+                    *following = Some(Following {
+                        number: f.number,
+                        parent: f.parent_hash,
+                        next_index: 1,
+                        hashes: vec![],
+                        senders: vec![],
+                    });
+                    true
+                }
+                Some(w) if (w.number, w.parent, w.next_index) == expected => {
+                    w.next_index += 1;
+                    true
+                }
+                _ => {
+                    *following = None;
+                    false
+                }
             }
         };
         if !in_sequence {
@@ -742,6 +792,12 @@ impl PreconfService {
             .collect();
         match recovered {
             Some(txs) => {
+                if let Some(w) = self.following.lock().as_mut()
+                    && (w.number, w.parent, w.next_index) == (f.number, f.parent_hash, f.index + 1)
+                {
+                    w.hashes.extend(txs.iter().map(|tx| *tx.tx_hash()));
+                    w.senders.extend(txs.iter().map(|tx| tx.signer()));
+                }
                 let _ = self.parts.engine.append_build(Box::new(IterSource(txs.into_iter())));
             }
             None => *self.following.lock() = None,
@@ -923,5 +979,47 @@ impl ValidationContext for Ctx<'_> {
     }
     fn head(&self) -> (u64, B256) {
         self.head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{
+        consensus::{Signed, TxEnvelope, TxLegacy},
+        primitives::{Signature, U256},
+    };
+
+    fn tx(nonce: u64) -> TxEnvelope {
+        let t = TxLegacy { nonce, gas_limit: 21_000, ..Default::default() };
+        TxEnvelope::Legacy(Signed::new_unhashed(
+            t,
+            Signature::new(U256::from(1), U256::from(2), false),
+        ))
+    }
+
+    #[test]
+    fn a_followed_prefix_gives_its_senders_and_anything_else_does_not() {
+        let block: Vec<_> = (0..6).map(tx).collect(); // anchor, then five transactions
+        let following = Following {
+            number: 1,
+            parent: B256::ZERO,
+            next_index: 2,
+            hashes: block[1..4].iter().map(|t| *t.tx_hash()).collect(),
+            senders: vec![Address::with_last_byte(0xf1); 3],
+        };
+        let looked_up = |txs: &[TxEnvelope]| Some(vec![Address::with_last_byte(0x10); txs.len()]);
+        let mut want = vec![Address::with_last_byte(0x10)];
+        want.extend([Address::with_last_byte(0xf1); 3]);
+        want.extend([Address::with_last_byte(0x10); 2]);
+        assert_eq!(following.senders_of(&block, looked_up), Some(want));
+        // a block that does not start with the followed transactions
+        let mut other = block.clone();
+        other.swap(2, 3);
+        assert_eq!(following.senders_of(&other, looked_up), None);
+        // shorter than what was followed
+        assert_eq!(following.senders_of(&block[..3], looked_up), None);
+        // a sender that cannot be found for the rest
+        assert_eq!(following.senders_of(&block, |_| None), None);
     }
 }
