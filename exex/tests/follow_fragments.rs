@@ -39,7 +39,15 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
 
     let chain = a.spec.chain_id;
     let users = devnet_accounts();
-    let tick = |i: u64| ((genesis + i) * 1000, (genesis + i + 1) * 1000);
+    // the preconfer's tick `i` makes block `number`, and the follower adopts it
+    let preconfirm = async |i: u64, number: u64| {
+        let (now, next) = ((genesis + i) * 1000, (genesis + i + 1) * 1000);
+        assert_eq!(
+            sa.on_tick(now, next).await.unwrap(),
+            TickOutcome::Preconfirmed { number, end_of_sequencing: false }
+        );
+        converge(&[&sa, &sb], sa.latest()).await;
+    };
     let mut sent = 0u64;
     let mut send = |n: u64| {
         for _ in 0..n {
@@ -52,12 +60,7 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
     };
 
     // block 1: nothing built ahead (no block before it was ours)
-    let (now, next) = tick(0);
-    assert_eq!(
-        sa.on_tick(now, next).await.unwrap(),
-        TickOutcome::Preconfirmed { number: 1, end_of_sequencing: false }
-    );
-    converge(&[&sa, &sb], sa.latest()).await;
+    preconfirm(0, 1).await;
     assert_eq!(b.engine.session_imports(), 0);
 
     // block 2 is started at once; transactions arrive in three bursts, the last one right
@@ -67,12 +70,7 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     send(5);
-    let (now, next) = tick(1);
-    assert_eq!(
-        sa.on_tick(now, next).await.unwrap(),
-        TickOutcome::Preconfirmed { number: 2, end_of_sequencing: false }
-    );
-    converge(&[&sa, &sb], sa.latest()).await;
+    preconfirm(1, 2).await;
     let block = b.store.block_by_number(2).unwrap().unwrap().block;
     assert_eq!(block.block().body.transactions.len(), 1 + 40, "anchor and every transfer");
     assert_eq!(b.engine.session_imports(), 1, "block 2 finished through the fragments");
@@ -82,12 +80,7 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
     // match, so it imports the block in full and still agrees
     send(10);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (now, next) = tick(3);
-    assert_eq!(
-        sa.on_tick(now, next).await.unwrap(),
-        TickOutcome::Preconfirmed { number: 3, end_of_sequencing: false }
-    );
-    converge(&[&sa, &sb], sa.latest()).await;
+    preconfirm(3, 3).await;
     let block = b.store.block_by_number(3).unwrap().unwrap().block;
     assert_eq!(block.block().body.transactions.len(), 1 + 10);
     assert_eq!(b.engine.session_imports(), 1, "a block the fragments did not announce");

@@ -83,7 +83,7 @@ async fn gossip_is_validated_before_forwarding() {
     let parent = B256::repeat_byte(4);
     let head = (4, parent);
     let (b, b_events) = node(vec![]).await;
-    let b_addr = b.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(b.peer_id));
+    let b_addr = b.dial_addr();
     let (a, a_events) = node(vec![b_addr.clone()]).await;
     let (c, c_events) = node(vec![b_addr]).await;
     let _a_store = app(a.clone(), a_events, head);
@@ -129,10 +129,8 @@ async fn relaying_a_publishers_own_block_back_costs_nothing() {
     let parent = B256::repeat_byte(4);
     let head = (4, parent);
     let (a, a_events) = node(vec![]).await;
-    let a_addr = a.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(a.peer_id));
-    let (b, b_events) = node(vec![a_addr.clone()]).await;
-    let b_addr = b.listen_addr.clone().with(libp2p::multiaddr::Protocol::P2p(b.peer_id));
-    let (c, c_events) = node(vec![a_addr, b_addr]).await;
+    let (b, b_events) = node(vec![a.dial_addr()]).await;
+    let (c, c_events) = node(vec![a.dial_addr(), b.dial_addr()]).await;
     let _a_store = app(a.clone(), a_events, head);
     let b_store = app(b.clone(), b_events, head);
     let c_store = app(c.clone(), c_events, head);

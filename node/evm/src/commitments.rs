@@ -32,7 +32,6 @@ pub(crate) struct BlockCommitments {
     bloom: Bloom,
     /// Entries inserted so far.
     len: usize,
-    buf: Vec<u8>,
 }
 
 impl BlockCommitments {
@@ -42,12 +41,8 @@ impl BlockCommitments {
         debug_assert_eq!(txs.len(), receipts.len());
         for (i, (tx, receipt)) in txs.iter().zip(receipts).enumerate().skip(self.len) {
             let key = alloy::rlp::encode(i);
-            self.buf.clear();
-            tx.encode_2718(&mut self.buf);
-            self.txs.set_bytes(&key, Some(self.buf.clone()));
-            self.buf.clear();
-            receipt.encode_2718(&mut self.buf);
-            self.receipts.set_bytes(&key, Some(self.buf.clone()));
+            self.txs.set_bytes(&key, Some(tx.encoded_2718()));
+            self.receipts.set_bytes(&key, Some(receipt.encoded_2718()));
             self.bloom |= receipt.bloom();
         }
         self.len = self.len.max(txs.len().min(receipts.len()));

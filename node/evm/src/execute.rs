@@ -230,9 +230,10 @@ impl<'a> BlockRun<'a> {
     /// (with the state root from the store's tries, which keep the block's state).
     ///
     /// `precomputed` carries what was computed alongside execution: the transactions root
-    /// (import knows the transactions up front), or all the roots of a block built in rounds. The tx list is never compressed here: the
-    /// builder's budget already guarantees that it fits, and the proposer compresses a whole
-    /// turn's list when it proposes, off the preconfirmation path.
+    /// (import knows the transactions up front), or all the roots of a block built in rounds.
+    /// The tx list is never compressed here: the builder's budget already guarantees that it
+    /// fits, and the proposer compresses a whole turn's list when it proposes, off the
+    /// preconfirmation path.
     pub(crate) fn finish(
         self,
         store: &Store,
