@@ -247,9 +247,31 @@ pub enum Verdict {
     Reject(Rejection),
 }
 
-/// Checks a decoded message.
+/// Checks a decoded message: its commitment, its signature, its signer and, through the
+/// transactions root, that its body is the one the signed header names.
 pub fn validate(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Verdict {
-    match check(msg, ctx) {
+    verdict(msg, ctx, BodyCheck::TransactionsRoot)
+}
+
+/// As [`validate`], without recomputing the transactions root: for a caller that hands an
+/// accepted message straight to the engine, whose import checks the body against the header
+/// before anything is applied (a full import recomputes the transactions root; an import
+/// through a build session compares every transaction, the anchor included, with the session's,
+/// whose root the sealed header carries). A message whose body does not match its header is
+/// then refused by the import as invalid instead of here. This saves hashing the whole block a
+/// second time on each follower's latency path.
+pub fn validate_for_import(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Verdict {
+    verdict(msg, ctx, BodyCheck::ByImport)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyCheck {
+    TransactionsRoot,
+    ByImport,
+}
+
+fn verdict(msg: &PreconfMessage, ctx: &impl ValidationContext, body: BodyCheck) -> Verdict {
+    match check(msg, ctx, body) {
         Err(Rejection::NotThePreconfer { signer, expected: None }) => {
             Verdict::Ignore { signer, why: Ignored::UnknownWindow }
         }
@@ -270,7 +292,11 @@ pub fn validate(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Verdict {
     }
 }
 
-fn check(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Result<Address, Rejection> {
+fn check(
+    msg: &PreconfMessage,
+    ctx: &impl ValidationContext,
+    body: BodyCheck,
+) -> Result<Address, Rejection> {
     let c = &msg.commitment;
     let h = &msg.block.header;
     if c.l2ChainId != ctx.l2_chain_id() {
@@ -291,8 +317,9 @@ fn check(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Result<Address, 
     if tx_list_hash(&msg.block) != c.txListHash {
         return Err(Rejection::Mismatch("tx-list hash"));
     }
-    if alloy::consensus::proofs::calculate_transaction_root(&msg.block.body.transactions)
-        != h.transactions_root
+    if body == BodyCheck::TransactionsRoot
+        && alloy::consensus::proofs::calculate_transaction_root(&msg.block.body.transactions)
+            != h.transactions_root
     {
         return Err(Rejection::Mismatch("transactions root"));
     }

@@ -6,9 +6,11 @@
 //! (the order the issue asks for: sign → publish → import); a crash between any two of these
 //! leaves the protection record, so a restart can only re-sign the same block.
 //!
-//! [`follow`] is what every node does with a gossiped message: [`crate::message::validate`] it,
+//! [`follow`] is what every node does with a gossiped message: validate it
+//! ([`crate::message::validate_for_import`]: the engine checks the body against the header),
 //! execute it through the engine (`new_payload`), and make it `latest` (`fork_choice_updated`)
-//! if it is valid. An invalid execution imports nothing.
+//! if it is valid. An invalid execution, or a body that is not the signed header's, imports
+//! nothing.
 
 use alloy::primitives::B256;
 use taiko_contracts::wire::Preconfirmation;
@@ -18,7 +20,8 @@ use taiko_store::SealedBlock;
 
 use crate::{
     message::{
-        Ignored, PreconfMessage, Rejection, ValidationContext, Verdict, tx_list_hash, validate,
+        Ignored, PreconfMessage, Rejection, ValidationContext, Verdict, tx_list_hash,
+        validate_for_import,
     },
     signer::{CommitmentSigner, SignerError},
 };
@@ -158,7 +161,7 @@ pub async fn follow_with_senders(
 ) -> Result<FollowOutcome, SequencerError> {
     let t0 = std::time::Instant::now();
     // validation and the senders lookup hash and check the whole block
-    let checked = cpu_bound(|| match validate(msg, ctx) {
+    let checked = cpu_bound(|| match validate_for_import(msg, ctx) {
         Verdict::Reject(r) => Err(FollowOutcome::Rejected(r)),
         Verdict::Ignore { why, .. } => Err(FollowOutcome::Ignored(why)),
         Verdict::Accept { .. } => Ok(senders(&msg.block)),

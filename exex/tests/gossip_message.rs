@@ -5,7 +5,7 @@ use alloy::primitives::B256;
 use proptest::prelude::*;
 use taiko_preconf_exex::message::{
     DecodeError, Ignored, MAX_COMPRESSED, PreconfMessage, Rejection, Verdict, decompress,
-    message_id, validate,
+    message_id, validate, validate_for_import,
 };
 
 mod common;
@@ -83,6 +83,12 @@ fn rejects_bad_messages() {
     let mut msg = sign(&key("preconfer"), block(5, parent, 1), CHAIN);
     msg.block.body.transactions[0] = tx(&key("golden touch stand-in"), 99);
     assert_eq!(validate(&msg, &c), Verdict::Reject(Rejection::Mismatch("transactions root")));
+    // … which a follower leaves to its import (tests/sequencer.rs: refused there, nothing
+    // imported); everything else is still checked here
+    assert!(matches!(validate_for_import(&msg, &c), Verdict::Accept { .. }));
+    let mut moved = msg.clone();
+    moved.block.header.timestamp += 1;
+    assert_eq!(validate_for_import(&moved, &c), Verdict::Reject(Rejection::Mismatch("timestamp")));
     // a header field outside the commitment's named fields (the state root)
     let mut msg = sign(&key("preconfer"), block(5, parent, 1), CHAIN);
     msg.block.header.state_root = B256::repeat_byte(0x55);

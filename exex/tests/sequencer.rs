@@ -100,8 +100,23 @@ async fn preconfer_block_is_imported_by_a_follower() {
         Err(SignerError::Protection(ProtectionError::Conflict { height, .. })) if height == again
     ));
 
+    // A relayer swaps the anchor of a genuine signed block: the signed commitment still holds
+    // (the anchor is outside the tx-list hash), so the message passes follow's validation, but
+    // the import checks the body against the header and refuses it before applying anything
+    let genuine = preconfirm_next(&a, &signer).await.unwrap();
+    let mut swapped = genuine.clone();
+    let other: alloy::consensus::TxEnvelope = alloy::eips::eip2718::Decodable2718::decode_2718(
+        &mut transfer(chain, &devnet_accounts()[1], 0).as_slice(),
+    )
+    .unwrap();
+    swapped.block.body.transactions[0] = other;
+    let before = b.store.latest_header().unwrap().hash_slow();
+    let outcome = follow(&b.engine, &swapped, &ctx(&b, key.address())).await.unwrap();
+    assert!(matches!(outcome, FollowOutcome::Invalid(_)), "{outcome:?}");
+    assert_eq!(b.store.latest_header().unwrap().hash_slow(), before, "nothing imported");
+
     // An invalid execution: the preconfer signs a block whose state root is wrong
-    let mut next = preconfirm_next(&a, &signer).await.unwrap();
+    let mut next = genuine.clone();
     next.block.header.state_root = B256::repeat_byte(0x66);
     next.commitment.blockHash = next.block.header.hash_slow();
     let digest =
@@ -115,6 +130,11 @@ async fn preconfer_block_is_imported_by_a_follower() {
     // A block from someone who does not own the window is refused before execution
     let outcome = follow(&b.engine, &next, &ctx(&b, Address::repeat_byte(1))).await.unwrap();
     assert!(matches!(outcome, FollowOutcome::Rejected(_)));
+
+    // and the genuine block, after all of these, imports with the preconfer's hash
+    let outcome = follow(&b.engine, &genuine, &ctx(&b, key.address())).await.unwrap();
+    assert_eq!(outcome, FollowOutcome::Imported);
+    assert_eq!(b.store.latest_header().unwrap().hash_slow(), genuine.commitment.blockHash);
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }

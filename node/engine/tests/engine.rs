@@ -511,6 +511,29 @@ async fn a_follower_finishes_a_block_whose_transactions_it_executed_ahead() {
     assert_eq!(b.store.trie_root(), genesis_root, "nothing of the invalid block stays applied");
     assert_eq!(b.engine.session_imports(), 0);
 
+    // the real header over a body whose anchor is swapped (same hash, since the hash is the
+    // header's): the session compares every transaction, the anchor included, so it is not
+    // used, and the full import finds the body is not the header's
+    b.engine.start_build(test_attributes(2), limits, None).await.unwrap();
+    b.engine.append_build(source(txs[..2].to_vec())).unwrap();
+    let mut body = block.transactions().to_vec();
+    body[0] = txs[5].inner().clone();
+    let swapped = taiko_store::SealedBlock::new_unchecked(
+        alloy::consensus::Block {
+            header: block.header().clone(),
+            body: alloy::consensus::BlockBody {
+                transactions: body,
+                ommers: vec![],
+                withdrawals: block.block().body.withdrawals.clone(),
+            },
+        },
+        block.hash(),
+    );
+    let status = b.engine.new_payload(swapped, None).await.unwrap();
+    assert!(matches!(status, PayloadStatus::Invalid(_)), "{status:?}");
+    assert_eq!(b.store.trie_root(), genesis_root, "nothing of the swapped block stays applied");
+    assert_eq!(b.engine.session_imports(), 0);
+
     // again, and now the real block: finished through the session
     b.engine.start_build(test_attributes(2), limits, None).await.unwrap();
     b.engine.append_build(source(txs[..2].to_vec())).unwrap();

@@ -226,8 +226,10 @@ fn run_session(
             Round::Match(block, senders, reply) => {
                 let txs = block.transactions();
                 let n = run.txs.len();
+                // every transaction, the anchor included: the block's body must be the
+                // session's, whose roots the sealed header will carry
                 let prefix = txs.len() >= n
-                    && run.txs.iter().zip(txs).skip(1).all(|(a, b)| a.tx_hash() == b.tx_hash());
+                    && run.txs.iter().zip(txs).all(|(a, b)| a.tx_hash() == b.tx_hash());
                 let rest: Option<Vec<_>> = match senders {
                     Some(s) if s.len() == txs.len() => Some(
                         txs[n..]
