@@ -101,6 +101,18 @@ impl PreconfMessage {
         out
     }
 
+    /// The wire bytes of the message whose unsigned part is `unsigned` (as
+    /// [`Self::unsigned_payload`] makes it) signed with `signature`: equal to [`Self::encode`]
+    /// of that message, without encoding the block again.
+    pub fn encode_signed(unsigned: &[u8], signature: &[u8; 65]) -> Vec<u8> {
+        let mut payload = Vec::with_capacity(2 + 65 + unsigned.len());
+        payload.push(VERSION);
+        payload.push(0);
+        payload.extend_from_slice(signature);
+        payload.extend_from_slice(unsigned);
+        snap::raw::Encoder::new().compress_vec(&payload).expect("in-memory compression")
+    }
+
     /// Rebuilds a message from its unsigned part and a signature.
     pub fn from_unsigned_payload(bytes: &[u8], signature: [u8; 65]) -> Result<Self, DecodeError> {
         if bytes.len() < COMMITMENT_LEN {

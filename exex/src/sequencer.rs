@@ -53,6 +53,16 @@ pub enum SequencerError {
     Resume(String),
 }
 
+/// A signed block, ready to publish.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    /// The message.
+    pub message: PreconfMessage,
+    /// Its wire bytes (made from the payload slashing protection recorded, so the block is
+    /// encoded once).
+    pub wire: Vec<u8>,
+}
+
 /// Builds and signs the next block; returns the message to publish.
 pub async fn preconfirm(
     engine: &EngineHandle,
@@ -61,7 +71,7 @@ pub async fn preconfirm(
     signer: &CommitmentSigner,
     l2_chain_id: u64,
     plan: BlockPlan,
-) -> Result<PreconfMessage, SequencerError> {
+) -> Result<Signed, SequencerError> {
     let started = std::time::Instant::now();
     let built = engine.build_payload(plan.attrs.clone(), source, limits).await?;
     let built_at = started.elapsed();
@@ -83,7 +93,11 @@ pub async fn preconfirm(
     let unsigned = PreconfMessage::unsigned_payload(&commitment, block.block());
     let signature = signer.sign_with_payload(&commitment, &unsigned).await?;
     tracing::info!(target: "preconf::sequencer", number = header.number, hash = %block.hash(), txs = block.block().body.transactions.len(), build_ms = built_at.as_secs_f64() * 1e3, sign_ms = (started.elapsed() - built_at).as_secs_f64() * 1e3, "preconfirmed");
-    Ok(PreconfMessage { commitment, signature, block: block.into_block() })
+    let wire = PreconfMessage::encode_signed(&unsigned, &signature);
+    Ok(Signed {
+        message: PreconfMessage { commitment, signature, block: block.into_block() },
+        wire,
+    })
 }
 
 /// After a restart: the block this signer already signed at `height`, re-signed (the same
@@ -95,7 +109,7 @@ pub async fn resume(
     signer: &CommitmentSigner,
     l2_chain_id: u64,
     height: u64,
-) -> Result<Option<PreconfMessage>, SequencerError> {
+) -> Result<Option<Signed>, SequencerError> {
     let Some(payload) = signer
         .protection()
         .payload(signer.address(), l2_chain_id, height)
@@ -107,7 +121,8 @@ pub async fn resume(
         .map_err(|e| SignerError::Signing(format!("stored payload at height {height}: {e}")))?;
     let signature = signer.sign_with_payload(&unsigned.commitment, &payload).await?;
     tracing::info!(target: "preconf::sequencer", height, hash = %unsigned.commitment.blockHash, "resuming a signed block");
-    Ok(Some(PreconfMessage { signature, ..unsigned }))
+    let wire = PreconfMessage::encode_signed(&payload, &signature);
+    Ok(Some(Signed { message: PreconfMessage { signature, ..unsigned }, wire }))
 }
 
 /// Makes a block we built and signed `latest`.

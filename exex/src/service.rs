@@ -30,7 +30,8 @@ use crate::{
     metrics::Metrics,
     p2p::{Acceptance, BlocksRequest, BlocksResponse, P2pEvent, P2pHandle},
     sequencer::{
-        BlockPlan, FollowOutcome, SequencerError, commit, follow_with_senders, preconfirm, resume,
+        BlockPlan, FollowOutcome, SequencerError, Signed, commit, follow_with_senders, preconfirm,
+        resume,
     },
     signer::CommitmentSigner,
 };
@@ -266,11 +267,12 @@ impl PreconfService {
             if self.chain.lock().contains_key(&h) {
                 continue;
             }
-            let Some(msg) = resume(signer, self.parts.l2_chain_id, h).await? else { continue };
+            let Some(signed) = resume(signer, self.parts.l2_chain_id, h).await? else { continue };
+            let msg = &signed.message;
             if self.parts.store.canonical_hash(h).ok().flatten() != Some(msg.commitment.blockHash) {
                 continue; // signed, but not the block we hold (L1 replaced it)
             }
-            self.remember(&msg, msg.encode());
+            self.remember(msg, signed.wire);
             restored += 1;
         }
         if restored > 0 {
@@ -400,60 +402,61 @@ impl PreconfService {
             .map(|d| d.as_secs_f64() * 1e3 - now_ms as f64)
             .unwrap_or_default();
         let parent_hash = parent.hash_slow();
-        let msg = match resume(signer, self.parts.l2_chain_id, head + 1).await? {
-            Some(m) => {
-                if m.block.header.parent_hash != parent_hash {
-                    // we signed this height on another parent (a chain L1 dropped): never a
-                    // second block at one height, so this turn has nothing to add
-                    return Ok(TickOutcome::SignedOnOtherParent { height: head + 1 });
-                }
-                // the engine may have dropped it (a crash before the import, or a revert after
-                // its window closed without it on L1): import it again before committing
-                let sealed = taiko_store::SealedBlock::new_unchecked(
-                    m.block.clone(),
-                    m.commitment.blockHash,
-                );
-                match self.parts.engine.new_payload(sealed, None).await? {
-                    taiko_engine::PayloadStatus::Valid => {}
-                    other => {
-                        return Err(SequencerError::Resume(format!(
-                            "the signed block at {} does not import: {other:?}",
-                            head + 1
-                        )));
+        let Signed { message: msg, wire: wire_bytes } =
+            match resume(signer, self.parts.l2_chain_id, head + 1).await? {
+                Some(signed) => {
+                    let m = &signed.message;
+                    if m.block.header.parent_hash != parent_hash {
+                        // we signed this height on another parent (a chain L1 dropped): never a
+                        // second block at one height, so this turn has nothing to add
+                        return Ok(TickOutcome::SignedOnOtherParent { height: head + 1 });
                     }
+                    // the engine may have dropped it (a crash before the import, or a revert after
+                    // its window closed without it on L1): import it again before committing
+                    let sealed = taiko_store::SealedBlock::new_unchecked(
+                        m.block.clone(),
+                        m.commitment.blockHash,
+                    );
+                    match self.parts.engine.new_payload(sealed, None).await? {
+                        taiko_engine::PayloadStatus::Valid => {}
+                        other => {
+                            return Err(SequencerError::Resume(format!(
+                                "the signed block at {} does not import: {other:?}",
+                                head + 1
+                            )));
+                        }
+                    }
+                    signed
                 }
-                m
-            }
-            None => {
-                if self.parts.skip_empty
-                    && !end_of_sequencing
-                    && self.parts.pool.size().pending.count == 0
-                {
-                    return Ok(TickOutcome::Skipped);
+                None => {
+                    if self.parts.skip_empty
+                        && !end_of_sequencing
+                        && self.parts.pool.size().pending.count == 0
+                    {
+                        return Ok(TickOutcome::Skipped);
+                    }
+                    let timestamp = ts.max(parent.timestamp);
+                    let attrs = self
+                        .take_next(parent_hash, timestamp)
+                        .unwrap_or_else(|| self.block_attributes(head, timestamp));
+                    let plan = BlockPlan {
+                        attrs,
+                        parent_digest: self.digest_of(head),
+                        window_end,
+                        end_of_sequencing,
+                    };
+                    preconfirm(
+                        &self.parts.engine,
+                        Box::new(self.parts.pool.best_transactions()),
+                        self.parts.limits,
+                        signer,
+                        self.parts.l2_chain_id,
+                        plan,
+                    )
+                    .await?
                 }
-                let timestamp = ts.max(parent.timestamp);
-                let attrs = self
-                    .take_next(parent_hash, timestamp)
-                    .unwrap_or_else(|| self.block_attributes(head, timestamp));
-                let plan = BlockPlan {
-                    attrs,
-                    parent_digest: self.digest_of(head),
-                    window_end,
-                    end_of_sequencing,
-                };
-                preconfirm(
-                    &self.parts.engine,
-                    Box::new(self.parts.pool.best_transactions()),
-                    self.parts.limits,
-                    signer,
-                    self.parts.l2_chain_id,
-                    plan,
-                )
-                .await?
-            }
-        };
+            };
         let signed_at = started_at.elapsed();
-        let wire_bytes = msg.encode();
         if let Err(e) = self.parts.p2p.publish(wire_bytes.clone()).await {
             tracing::warn!(target: "preconf::service", %e, "publish failed (no peers yet?)");
         }

@@ -16,6 +16,9 @@ fn round_trip_and_content_addressed_ids() {
     let msg = sign(&key("preconfer"), block(5, B256::repeat_byte(4), 3), CHAIN);
     let wire = msg.encode();
     assert_eq!(PreconfMessage::decode(&wire).unwrap(), msg);
+    // the preconfer makes the wire bytes from the payload slashing protection recorded
+    let unsigned = PreconfMessage::unsigned_payload(&msg.commitment, &msg.block);
+    assert_eq!(PreconfMessage::encode_signed(&unsigned, &msg.signature), wire);
     // the id depends on the content, not on how it was compressed
     let uncompressed_style = snap::raw::Encoder::new().compress_vec(&msg.payload()).unwrap();
     assert_eq!(message_id(&wire), message_id(&uncompressed_style));

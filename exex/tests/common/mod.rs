@@ -180,6 +180,7 @@ pub async fn preconfirm_next(
         plan(n),
     )
     .await
+    .map(|signed| signed.message)
 }
 
 /// A devnet with a manual clock: 2-s slots, 4-slot epochs.
