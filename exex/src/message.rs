@@ -166,12 +166,15 @@ pub fn decompress(wire: &[u8]) -> Result<Vec<u8>, DecodeError> {
     snap::raw::Decoder::new().decompress_vec(wire).map_err(|e| DecodeError::Snappy(e.to_string()))
 }
 
-/// The content-addressed message id: the first 20 bytes of `keccak256(payload)`.
+/// The message id: the first 20 bytes of `keccak256` of the wire bytes.
+///
+/// Relays forward the bytes they received, so every copy of a message has one id. It hashes
+/// the compressed bytes rather than the payload: no node decompresses a block just to name it,
+/// and the hash covers less than half the bytes. The price is that a relay re-compressing a
+/// payload differently makes a new id; that copy then costs its receivers one decode and is
+/// ignored as old, as any late duplicate is.
 pub fn message_id(wire: &[u8]) -> Vec<u8> {
-    match decompress(wire) {
-        Ok(p) => keccak256(&p)[..20].to_vec(),
-        Err(_) => keccak256(wire)[..20].to_vec(),
-    }
+    keccak256(wire)[..20].to_vec()
 }
 
 /// `keccak256(RLP(transactions without the anchor))`: the tx-list hash a commitment carries.

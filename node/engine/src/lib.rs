@@ -338,18 +338,15 @@ impl Engine {
         }
     }
 
-    fn keep(&mut self, outcome: ExecutionOutcome) -> ExecutedBlock {
+    fn keep(&mut self, outcome: ExecutionOutcome) {
         self.settle_trie(None);
-        let block = outcome.executed.clone();
-        self.applied = Some(Applied { hash: block.block.hash(), undo: outcome.trie_undo });
+        let hash = outcome.executed.block.hash();
+        self.applied = Some(Applied { hash, undo: outcome.trie_undo });
         if self.valid.len() >= MAX_WAITING {
             self.valid.clear();
         }
-        self.valid.insert(
-            block.block.hash(),
-            Pending { outcome_block: outcome.executed, changes: outcome.changes },
-        );
-        block
+        self.valid
+            .insert(hash, Pending { outcome_block: outcome.executed, changes: outcome.changes });
     }
 
     fn on_build(
@@ -378,7 +375,8 @@ impl Engine {
                 limits,
             )?,
         };
-        let block = self.keep(built.outcome);
+        let block = built.outcome.executed.clone();
+        self.keep(built.outcome);
         Ok(BuiltPayload { block, skipped: built.skipped })
     }
 
@@ -420,6 +418,7 @@ impl Engine {
             self.buffered.insert(hash, (block, senders));
             return Ok(PayloadStatus::Accepted);
         }
+        let block = Arc::new(block);
         if let Some(status) = self.import_through_session(&block, &senders, parent_hash) {
             return Ok(status);
         }
@@ -449,7 +448,7 @@ impl Engine {
     /// transaction); anything else returns `None` and the block is imported in full.
     fn import_through_session(
         &mut self,
-        block: &SealedBlock,
+        block: &Arc<SealedBlock>,
         senders: &Option<Vec<Address>>,
         parent_hash: B256,
     ) -> Option<PayloadStatus> {
@@ -463,7 +462,7 @@ impl Engine {
                 && Some(a.parent_beacon_block_root) == h.parent_beacon_block_root
         })?;
         let started = std::time::Instant::now();
-        match session.finish_as(block.clone(), senders.clone()) {
+        match session.finish_as(Arc::clone(block), senders.clone()) {
             Ok(Some(built)) if built.outcome.executed.block.hash() == block.hash() => {
                 debug!(target: "engine", number = h.number, hash = %block.hash(), ms = started.elapsed().as_secs_f64() * 1e3, "imported through the build session");
                 self.keep(built.outcome);

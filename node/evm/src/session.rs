@@ -43,7 +43,7 @@ enum Round {
     Finish(Option<Source>, mpsc::SyncSender<Result<BuiltBlock, BuildError>>),
     /// Finish as `block`, if the block so far is a prefix of it (else `None`, nothing applied).
     Match(
-        Box<SealedBlock>,
+        Arc<SealedBlock>,
         Option<Vec<Address>>,
         mpsc::SyncSender<Result<Option<BuiltBlock>, BuildError>>,
     ),
@@ -139,11 +139,11 @@ impl BuildSession {
     /// block is the same block.
     pub fn finish_as(
         self,
-        block: SealedBlock,
+        block: Arc<SealedBlock>,
         senders: Option<Vec<Address>>,
     ) -> Result<Option<BuiltBlock>, BuildError> {
         let (reply, result) = mpsc::sync_channel(1);
-        self.rounds.send(Round::Match(Box::new(block), senders, reply)).map_err(|_| ended())?;
+        self.rounds.send(Round::Match(block, senders, reply)).map_err(|_| ended())?;
         result.recv().map_err(|_| ended())?
     }
 }

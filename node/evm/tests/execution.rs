@@ -602,3 +602,56 @@ fn reads_and_reopen_see_blocks_the_applier_has_not_written() {
     assert_eq!(n.store.state().unwrap().account(&to).unwrap().unwrap().balance, U256::from(6));
     assert_eq!(std::fs::metadata(dir.path().join("db.redb.blocklog")).unwrap().len(), 0);
 }
+
+/// The applier leaves a committed block in memory while the chain is quiet for less than
+/// `apply_after` (the table writes stay out of the gossip and import work that follows a
+/// commit), writes it after that, writes at once when `APPLY_AT_ONCE` blocks wait, and never
+/// holds up someone waiting for the tables (`flush`).
+#[test]
+fn the_applier_writes_after_a_quiet_period_and_at_once_when_needed() {
+    use std::time::{Duration, Instant};
+    let apply_after = Duration::from_millis(400);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Arc::new(ChainSpec::devnet());
+    let store = Store::open(
+        dir.path().join("db"),
+        spec.clone(),
+        StoreOptions { apply_after, ..Default::default() },
+    )
+    .unwrap();
+    let n = Node { _dir: dir, store, spec };
+    let mut f = TxFactory::new(n.spec.chain_id, devnet_accounts());
+    let to = Address::repeat_byte(0x42);
+    let wait_applied = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while n.store.unapplied_blocks() > 0 {
+            assert!(Instant::now() < deadline, "{what}: never applied");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+
+    // one block: still in memory well inside the quiet period, in the tables after it
+    let committed = Instant::now();
+    build_commit(&n, 2, vec![f.transfer(0, to, 1)]);
+    std::thread::sleep(Duration::from_millis(100));
+    if committed.elapsed() < apply_after {
+        assert_eq!(n.store.unapplied_blocks(), 1, "written during the quiet period");
+    }
+    wait_applied("after the quiet period");
+    assert!(committed.elapsed() >= apply_after, "written before the quiet period ended");
+
+    // flush does not wait out the quiet period
+    build_commit(&n, 4, vec![f.transfer(0, to, 2)]);
+    let flushing = Instant::now();
+    n.store.flush().unwrap();
+    assert_eq!(n.store.unapplied_blocks(), 0);
+    assert!(flushing.elapsed() < apply_after, "flush waited {:?}", flushing.elapsed());
+
+    // a node committing back to back has its blocks written in batches as they come
+    for i in 0..taiko_store::APPLY_AT_ONCE as u64 {
+        build_commit(&n, 6 + 2 * i, vec![f.transfer(0, to, 3 + i)]);
+    }
+    let full = Instant::now();
+    wait_applied("a full batch");
+    assert!(full.elapsed() < apply_after, "a full batch waited {:?}", full.elapsed());
+}

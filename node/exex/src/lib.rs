@@ -312,8 +312,9 @@ impl<Node: NodeComponents> ExExManager<Node> {
                 }
                 n = self.incoming.recv() => {
                     let Some(n) = n else { return Ok(()) };
+                    let started = std::time::Instant::now();
                     let id = off_runtime(|| self.wal.append(&n)).map_err(|e| ExExError::Wal(e.to_string()))?;
-                    debug!(target: "exex", wal_id = id, "logged notification");
+                    debug!(target: "exex", wal_id = id, ms = started.elapsed().as_secs_f64() * 1e3, "logged notification");
                     for exex in &self.exexes {
                         let _ = exex.sender.send(n.clone());
                     }
