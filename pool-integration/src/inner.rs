@@ -4,11 +4,11 @@ use crate::{
     AddOutcome, PoolConfig, PoolError, QueuedReason,
     validate::{PooledTransaction, SenderAccount, TransactionOrigin},
 };
-use alloy::primitives::{Address, B256};
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
+use alloy::primitives::{
+    Address, B256,
+    map::{AddressHashMap, B256HashMap},
 };
+use std::{collections::BTreeMap, sync::Arc};
 
 /// The sub-pool a transaction is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,8 +58,8 @@ pub(crate) struct Inner {
     pub(crate) cfg: PoolConfig,
     pub(crate) base_fee: u64,
     next_id: u64,
-    pub(crate) by_hash: HashMap<B256, (Address, u64)>,
-    pub(crate) senders: HashMap<Address, Sender>,
+    pub(crate) by_hash: B256HashMap<(Address, u64)>,
+    pub(crate) senders: AddressHashMap<Sender>,
     pub(crate) sizes: [SubPoolSize; 3],
 }
 
@@ -72,8 +72,8 @@ impl Inner {
             cfg,
             base_fee,
             next_id: 0,
-            by_hash: HashMap::new(),
-            senders: HashMap::new(),
+            by_hash: Default::default(),
+            senders: Default::default(),
             sizes: Default::default(),
         }
     }

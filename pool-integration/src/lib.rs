@@ -317,12 +317,12 @@ impl<R: AccountReader> Pool<R> {
             }
         }
         let accounts: Vec<(Address, SenderAccount)> = {
-            let inner = self.inner.read();
-            senders
-                .into_iter()
-                .filter(|s| inner.senders.contains_key(s))
-                .filter_map(|s| self.reader.sender_account(&s).ok().map(|a| (s, a)))
-                .collect()
+            let pooled: Vec<Address> = {
+                let inner = self.inner.read();
+                senders.into_iter().filter(|s| inner.senders.contains_key(s)).collect()
+            };
+            let read = self.reader.sender_accounts(&pooled);
+            pooled.into_iter().zip(read).filter_map(|(s, a)| a.ok().map(|a| (s, a))).collect()
         };
         let mut inner = self.inner.write();
         let base_fee_changed = inner.base_fee != update.base_fee;
@@ -354,19 +354,19 @@ impl<R: AccountReader> Pool<R> {
     /// fee = the new tip's.
     pub fn on_notification(&self, n: &ExExNotification) {
         let mut update = CanonicalStateUpdate::default();
-        let mut in_new: HashSet<B256> = HashSet::new();
         // After a plain revert there is no new tip: the base fee stays.
-        let tip = n.committed_chain().map(|c| c.tip().clone());
+        let tip_base_fee =
+            n.committed_chain().and_then(|c| c.tip().block.header().base_fee_per_gas);
         if let Some(new) = n.committed_chain() {
             for b in new.blocks() {
                 for (tx, sender) in b.block.transactions().iter().zip(&b.senders) {
                     update.mined.push(*tx.tx_hash());
-                    in_new.insert(*tx.tx_hash());
                     update.senders.push(*sender);
                 }
             }
         }
         if let Some(old) = n.reverted_chain() {
+            let in_new: HashSet<B256> = update.mined.iter().copied().collect();
             for b in old.blocks() {
                 // Skip the anchor (golden touch): it never enters the pool.
                 for (tx, sender) in b.block.transactions().iter().zip(&b.senders).skip(1) {
@@ -377,8 +377,7 @@ impl<R: AccountReader> Pool<R> {
                 }
             }
         }
-        update.base_fee =
-            tip.and_then(|t| t.block.header().base_fee_per_gas).unwrap_or_else(|| self.base_fee());
+        update.base_fee = tip_base_fee.unwrap_or_else(|| self.base_fee());
         self.on_canonical_state_change(update);
     }
 

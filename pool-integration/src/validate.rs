@@ -83,28 +83,51 @@ pub struct SenderAccount {
 pub trait AccountReader: Send + Sync + 'static {
     /// The account, or the default (empty) account if it does not exist.
     fn sender_account(&self, address: &Address) -> Result<SenderAccount, String>;
+
+    /// The accounts of `addresses`, in order, read from one view of the state (a block's
+    /// hundreds of senders after it is committed, without a state snapshot each).
+    fn sender_accounts(&self, addresses: &[Address]) -> Vec<Result<SenderAccount, String>> {
+        addresses.iter().map(|a| self.sender_account(a)).collect()
+    }
+}
+
+fn read_sender(
+    state: &taiko_store::StateProvider,
+    address: &Address,
+) -> Result<SenderAccount, String> {
+    let Some(acc) = state.account(address).map_err(|e| e.to_string())? else {
+        return Ok(SenderAccount::default());
+    };
+    let has_code = if acc.code_hash == KECCAK256_EMPTY {
+        false
+    } else {
+        // An EIP-7702 delegation (0xef0100 ‖ address) still lets the account send.
+        let code = state.code(&acc.code_hash).map_err(|e| e.to_string())?.unwrap_or_default();
+        !(code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00]))
+    };
+    Ok(SenderAccount { nonce: acc.nonce, balance: acc.balance, has_code })
 }
 
 impl AccountReader for taiko_store::Store {
     fn sender_account(&self, address: &Address) -> Result<SenderAccount, String> {
-        let state = self.state().map_err(|e| e.to_string())?;
-        let Some(acc) = state.account(address).map_err(|e| e.to_string())? else {
-            return Ok(SenderAccount::default());
-        };
-        let has_code = if acc.code_hash == KECCAK256_EMPTY {
-            false
-        } else {
-            // An EIP-7702 delegation (0xef0100 ‖ address) still lets the account send.
-            let code = state.code(&acc.code_hash).map_err(|e| e.to_string())?.unwrap_or_default();
-            !(code.len() == 23 && code.starts_with(&[0xef, 0x01, 0x00]))
-        };
-        Ok(SenderAccount { nonce: acc.nonce, balance: acc.balance, has_code })
+        read_sender(&self.state().map_err(|e| e.to_string())?, address)
+    }
+
+    fn sender_accounts(&self, addresses: &[Address]) -> Vec<Result<SenderAccount, String>> {
+        match self.state() {
+            Ok(state) => addresses.iter().map(|a| read_sender(&state, a)).collect(),
+            Err(e) => addresses.iter().map(|_| Err(e.to_string())).collect(),
+        }
     }
 }
 
 impl<T: AccountReader> AccountReader for Arc<T> {
     fn sender_account(&self, address: &Address) -> Result<SenderAccount, String> {
         (**self).sender_account(address)
+    }
+
+    fn sender_accounts(&self, addresses: &[Address]) -> Vec<Result<SenderAccount, String>> {
+        (**self).sender_accounts(addresses)
     }
 }
 

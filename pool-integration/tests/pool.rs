@@ -583,8 +583,8 @@ fn senders_with_code_are_refused_unless_delegated() {
     let store = Arc::new(
         taiko_store::Store::open(dir.path().join("db"), spec.clone(), Default::default()).unwrap(),
     );
-    let pool = Pool::new(PoolConfig::for_chain(&spec), store, GWEI as u64);
-    let mut f = TxFactory::new(spec.chain_id, vec![delegated, contract.clone()]);
+    let pool = Pool::new(PoolConfig::for_chain(&spec), store.clone(), GWEI as u64);
+    let mut f = TxFactory::new(spec.chain_id, vec![delegated.clone(), contract.clone()]);
     assert!(matches!(
         pool.add_transaction(External, f.transfer(0, Address::ZERO, 1)),
         Ok(AddOutcome::Pending { .. })
@@ -593,4 +593,13 @@ fn senders_with_code_are_refused_unless_delegated() {
         pool.add_transaction(External, f.transfer(1, Address::ZERO, 1)),
         Err(PoolError::SenderHasCode(contract.address()))
     );
+    // the batch read (one state view for a block's senders) answers as the single reads do
+    let addresses = [delegated.address(), contract.address(), Address::repeat_byte(0x99)];
+    let batch = store.sender_accounts(&addresses);
+    assert_eq!(batch.len(), 3);
+    for (a, got) in addresses.iter().zip(batch) {
+        assert_eq!(got.unwrap(), store.sender_account(a).unwrap(), "{a}");
+    }
+    assert!(store.sender_accounts(&addresses).iter().any(|a| a.as_ref().unwrap().has_code));
+    assert_eq!(store.sender_accounts(&addresses)[2].as_ref().unwrap(), &Default::default());
 }

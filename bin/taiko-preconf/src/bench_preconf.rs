@@ -136,29 +136,37 @@ async fn start_node(
     Ok(BenchNode { node, service, p2p, _dir: dir })
 }
 
-/// Records the wall time (ms) each transaction first appears in `node`'s `latest`.
-fn watch_inclusions(node: &RunningNode) -> Arc<Mutex<HashMap<B256, f64>>> {
-    let seen = Arc::new(Mutex::new(HashMap::new()));
+/// Records the wall time (ms) each block becomes `latest` on `node`, and nothing else: reading
+/// the blocks' transactions here would put the benchmark's own work on the cores while the
+/// other follower is still importing. [`inclusions`] maps them to transactions afterwards.
+fn watch_heads(node: &RunningNode) -> Arc<Mutex<Vec<(u64, f64)>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
     let out = seen.clone();
     let mut heads = node.engine.heads();
-    let store = node.store.clone();
     tokio::spawn(async move {
         let mut last = heads.borrow().latest.number;
         while heads.changed().await.is_ok() {
             let at = now_ms();
             let tip = heads.borrow().latest.number;
-            for n in last + 1..=tip {
-                if let Ok(Some(b)) = store.block_by_number(n) {
-                    let mut s = seen.lock();
-                    for tx in b.block.transactions().iter().skip(1) {
-                        s.entry(*tx.tx_hash()).or_insert(at);
-                    }
-                }
-            }
-            last = tip;
+            seen.lock().extend((last + 1..=tip).map(|n| (n, at)));
+            last = tip.max(last);
         }
     });
     out
+}
+
+/// The wall time (ms) each transaction first appeared in `node`'s `latest`, from the heads
+/// [`watch_heads`] recorded.
+fn inclusions(node: &RunningNode, heads: &[(u64, f64)]) -> HashMap<B256, f64> {
+    let mut seen = HashMap::new();
+    for (n, at) in heads {
+        if let Ok(Some(b)) = node.store.block_by_number(*n) {
+            for tx in b.block.transactions().iter().skip(1) {
+                seen.entry(*tx.tx_hash()).or_insert(*at);
+            }
+        }
+    }
+    seen
 }
 
 /// The `p`-th percentile of sorted samples (NaN when empty).
@@ -203,8 +211,8 @@ async fn run_one(
         Arc::new(SystemClock),
         None,
     ));
-    let seen_b = watch_inclusions(&b.node);
-    let seen_c = watch_inclusions(&c.node);
+    let heads_b = watch_heads(&b.node);
+    let heads_c = watch_heads(&c.node);
 
     let total = (rate * secs) as usize;
     // sender i mod n, nonce i div n: the factory counts each sender's nonces
@@ -243,23 +251,22 @@ async fn run_one(
     }
     let send_end = now_ms();
     let sent = std::mem::take(&mut *sent.lock());
-    // let the last blocks arrive
+    // let the last blocks arrive: A's pool empties and B and C reach A's head
     let deadline = Instant::now() + Duration::from_secs(10) + Duration::from_millis(2 * block_ms);
     while Instant::now() < deadline {
-        let (b_all, c_all) = {
-            let (sb, sc) = (seen_b.lock(), seen_c.lock());
-            (
-                sent.iter().all(|(h, ..)| sb.contains_key(h)),
-                sent.iter().all(|(h, ..)| sc.contains_key(h)),
-            )
-        };
-        if b_all && c_all {
+        let size = a.node.pool.size();
+        let head = |n: &BenchNode| n.node.engine.heads().borrow().latest.number;
+        if size.pending.count + size.basefee.count + size.queued.count == 0
+            && head(&b) == head(&a)
+            && head(&c) == head(&a)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     ticker.abort();
-    let (sb, sc) = (seen_b.lock().clone(), seen_c.lock().clone());
+    let sb = inclusions(&b.node, &heads_b.lock());
+    let sc = inclusions(&c.node, &heads_c.lock());
     let mut r = RunResult {
         sent: sent.len(),
         lat: vec![],
