@@ -70,8 +70,7 @@ pub fn anchor_of(store: &Store, number: u64) -> Option<AnchorInput> {
     if number == 0 {
         return None;
     }
-    let block = store.block_by_number(number).ok()??;
-    let first = block.block.transactions().first()?;
+    let first = store.transaction_by_index(number, 0).ok()??;
     decode_anchor_calldata(first.input()).map(|(a, _)| a)
 }
 

@@ -550,6 +550,11 @@ fn reads_and_reopen_see_blocks_the_applier_has_not_written() {
             let stored = n.store.block_by_number(num).unwrap().unwrap();
             assert_eq!(stored.block.hash(), b.hash());
             assert_eq!(stored.receipts.len(), 2);
+            // one transaction, from memory
+            for (i, tx) in b.transactions().iter().enumerate() {
+                assert_eq!(n.store.transaction_by_index(num, i).unwrap().as_ref(), Some(tx));
+            }
+            assert_eq!(n.store.transaction_by_index(num, 2).unwrap(), None);
             let tx = b.transactions()[1].tx_hash();
             let loc = n.store.transaction_location(*tx).unwrap().unwrap();
             assert_eq!((loc.block_number, loc.index), (num, 1));
@@ -593,6 +598,16 @@ fn reads_and_reopen_see_blocks_the_applier_has_not_written() {
         reopened.state().unwrap().account(&to).unwrap().unwrap().balance,
         U256::from(1 + 2 + 3 + 4 + 5)
     );
+
+    // one transaction, from the tables
+    n.store.flush().unwrap();
+    for b in &blocks {
+        for (i, tx) in b.transactions().iter().enumerate() {
+            assert_eq!(n.store.transaction_by_index(b.number(), i).unwrap().as_ref(), Some(tx));
+        }
+        assert_eq!(n.store.transaction_by_index(b.number(), 2).unwrap(), None);
+    }
+    assert_eq!(n.store.transaction_by_index(99, 0).unwrap(), None);
 
     // an unwind right after the pause ends: the applier catches up first, then the reverts
     let removed = n.store.unwind_to(3).unwrap();

@@ -548,6 +548,43 @@ impl Store {
         Ok(Some(ExecutedBlock { block: SealedBlock::from_parts(header, txs), senders, receipts }))
     }
 
+    /// The transaction at `index` in canonical block `number`, without reading (or cloning)
+    /// the rest of the block: a preconfer reads its parent's anchor this way at every tick.
+    pub fn transaction_by_index(
+        &self,
+        number: u64,
+        index: usize,
+    ) -> Result<Option<TxEnvelope>, StoreError> {
+        if let Some(b) = self.shared.mem.read().block(number) {
+            return Ok(b.executed.block.transactions().get(index).cloned());
+        }
+        let r = self.shared.db.begin_read()?;
+        let Some(body) = r.open_table(BODIES)?.get(number)? else { return Ok(None) };
+        let body = body.value();
+        let mut list = body;
+        let header = alloy::rlp::Header::decode(&mut list).map_err(|_| corrupt("body"))?;
+        if !header.list || header.payload_length != list.len() {
+            return Err(corrupt("body"));
+        }
+        for _ in 0..index {
+            let mut item = list;
+            let h = alloy::rlp::Header::decode(&mut item).map_err(|_| corrupt("body"))?;
+            if h.payload_length > item.len() {
+                return Err(corrupt("body"));
+            }
+            list = &item[h.payload_length..];
+            if list.is_empty() {
+                return Ok(None);
+            }
+        }
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let tx = <TxEnvelope as alloy::rlp::Decodable>::decode(&mut list)
+            .map_err(|_| corrupt("body"))?;
+        Ok(Some(tx))
+    }
+
     /// Where a transaction sits in the canonical chain.
     pub fn transaction_location(&self, hash: B256) -> Result<Option<TxLocation>, StoreError> {
         for b in self.shared.mem.read().blocks.iter().rev() {
