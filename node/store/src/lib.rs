@@ -16,7 +16,10 @@
 //!   it is in the tables. Reopening replays the records the tables do not have yet. Until a
 //!   block is applied it is served from memory: every read — state, headers, blocks, the tx
 //!   index, heads — looks there first. [`StoreOptions::max_unapplied_blocks`] bounds how far
-//!   the tables may fall behind; [`Store::flush`] waits for them.
+//!   the tables may fall behind; [`Store::flush`] waits for them. The applier starts a batch
+//!   only once the chain has been quiet for [`StoreOptions::apply_after`] since the last commit
+//!   (or [`APPLY_AT_ONCE`] blocks wait, or someone waits for the tables), so its B-tree work
+//!   stays out of the gossip and imports that follow a commit.
 //! - **Flat state for reads.** Execution and RPC read accounts and slots through a
 //!   [`StateProvider`]: the not-yet-applied blocks' changes over a redb read snapshot, which
 //!   implements revm's `DatabaseRef`. Readers never block the writer and always see one
