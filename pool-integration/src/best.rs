@@ -129,4 +129,16 @@ impl taiko_evm::TxSource for BestTransactions {
     fn mark_invalid(&mut self, tx: &Recovered<TxEnvelope>) {
         self.invalid.insert(tx.signer());
     }
+
+    fn next_tx_unless(
+        &mut self,
+        skip: &dyn Fn(&alloy::primitives::B256) -> bool,
+    ) -> Option<Recovered<TxEnvelope>> {
+        loop {
+            let t = self.next_pooled()?;
+            if !skip(&t.hash) {
+                return Some(t.tx.clone());
+            }
+        }
+    }
 }

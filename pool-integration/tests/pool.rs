@@ -324,6 +324,15 @@ fn best_transactions_order_by_tip_and_keep_nonce_order() {
     best.mark_invalid(&first);
     let rest: Vec<B256> = best.map(|t| t.hash).collect();
     assert_eq!(rest, vec![*b0.tx_hash(), *a0.tx_hash(), *a1.tx_hash()], "c1 skipped");
+    // a builder's next round passes over what its block holds, in the same order otherwise
+    use taiko_evm::TxSource;
+    let in_block = [*c0.tx_hash(), *a0.tx_hash()];
+    let mut best = pool.best_transactions();
+    let mut rest = vec![];
+    while let Some(t) = best.next_tx_unless(&|h| in_block.contains(h)) {
+        rest.push(*t.tx_hash());
+    }
+    assert_eq!(rest, vec![*b0.tx_hash(), *c1.tx_hash(), *a1.tx_hash()]);
 }
 
 fn executed(number: u64, txs: Vec<Recovered<TxEnvelope>>, salt: u8) -> ExecutedBlock {

@@ -91,6 +91,18 @@ pub trait TxSource {
     fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>>;
     /// Reports that `tx` is invalid; the source should skip the sender's later nonces.
     fn mark_invalid(&mut self, tx: &Recovered<TxEnvelope>);
+    /// The next candidate whose hash `skip` does not name. A builder adding a round to a block
+    /// passes over the transactions the block already holds (thousands, when the source is the
+    /// pool): a source that can look at a hash before copying the transaction out overrides
+    /// this to pass over them without the copy.
+    fn next_tx_unless(&mut self, skip: &dyn Fn(&B256) -> bool) -> Option<Recovered<TxEnvelope>> {
+        loop {
+            let tx = self.next_tx()?;
+            if !skip(tx.tx_hash()) {
+                return Some(tx);
+            }
+        }
+    }
 }
 
 /// A [`TxSource`] over any iterator (invalid transactions are only reported).
@@ -390,11 +402,8 @@ impl Selection {
     /// (and once in `skipped`).
     fn fill(&mut self, run: &mut BlockRun<'_>, source: &mut (impl TxSource + ?Sized)) {
         while !self.full
-            && let Some(tx) = source.next_tx()
+            && let Some(tx) = source.next_tx_unless(&|h| self.included.contains(h))
         {
-            if self.included.contains(tx.tx_hash()) {
-                continue;
-            }
             if tx.signer() == GOLDEN_TOUCH_ADDRESS {
                 self.skip(&tx, SkipReason::GoldenTouchSender);
                 source.mark_invalid(&tx);
