@@ -13,15 +13,18 @@
 //!
 //! Both sizes are bounded before anything is allocated: at most [`MAX_COMPRESSED`] bytes on
 //! the wire and [`MAX_DECOMPRESSED`] after snappy (the length snappy announces is checked first).
-//! The message id is the first 20 bytes of `keccak256` of the decompressed payload, so the same
-//! content gossiped twice is recognised whatever the compression.
+//! The message id is the first 20 bytes of `keccak256` of the wire bytes ([`message_id`]):
+//! relays forward what they received, so every copy has one id, and no node decompresses a
+//! block just to name it.
 //!
 //! [`validate`] applies the checks a node makes before forwarding or importing: the chain, the
 //! block matching its commitment (number, parent, timestamp, coinbase, tx-list hash, the
 //! transactions root, the block hash — so no transaction, the anchor included, can change), the
 //! signature, and that the signer owns the preconfirmation window of the block's timestamp; then
 //! continuity with the local head decides between importing now and ignoring (old, gap, other
-//! branch). Execution is checked by importing.
+//! branch). Execution is checked by importing. [`validate_for_import`] is the same without the
+//! transactions root, for a follower that hands the block straight to the engine, whose import
+//! checks the body against the header before applying anything.
 
 use alloy::{
     consensus::TxEnvelope,
