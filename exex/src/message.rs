@@ -88,19 +88,15 @@ pub enum DecodeError {
 impl PreconfMessage {
     /// The payload before compression.
     pub fn payload(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEAD_LEN + self.block.length());
-        out.push(VERSION);
-        out.push(0);
-        out.extend_from_slice(&self.signature);
-        out.extend_from_slice(&self.commitment.abi_encode());
-        self.block.encode(&mut out);
+        let mut out = payload_head(&self.signature, COMMITMENT_LEN + self.block.length());
+        write_unsigned(&self.commitment, &self.block, &mut out);
         out
     }
 
     /// The unsigned part — `abi.encode(commitment) ‖ RLP(block)` — kept by slashing protection.
     pub fn unsigned_payload(commitment: &Preconfirmation, block: &Block) -> Vec<u8> {
-        let mut out = commitment.abi_encode();
-        block.encode(&mut out);
+        let mut out = Vec::with_capacity(COMMITMENT_LEN + block.length());
+        write_unsigned(commitment, block, &mut out);
         out
     }
 
@@ -108,12 +104,9 @@ impl PreconfMessage {
     /// [`Self::unsigned_payload`] makes it) signed with `signature`: equal to [`Self::encode`]
     /// of that message, without encoding the block again.
     pub fn encode_signed(unsigned: &[u8], signature: &[u8; 65]) -> Vec<u8> {
-        let mut payload = Vec::with_capacity(2 + 65 + unsigned.len());
-        payload.push(VERSION);
-        payload.push(0);
-        payload.extend_from_slice(signature);
+        let mut payload = payload_head(signature, unsigned.len());
         payload.extend_from_slice(unsigned);
-        snap::raw::Encoder::new().compress_vec(&payload).expect("in-memory compression")
+        compress(&payload)
     }
 
     /// Rebuilds a message from its unsigned part and a signature.
@@ -133,7 +126,7 @@ impl PreconfMessage {
 
     /// The wire bytes.
     pub fn encode(&self) -> Vec<u8> {
-        snap::raw::Encoder::new().compress_vec(&self.payload()).expect("in-memory compression")
+        compress(&self.payload())
     }
 
     /// Parses wire bytes.
@@ -155,6 +148,26 @@ impl PreconfMessage {
         let signature: [u8; 65] = p[2..67].try_into().expect("65 bytes");
         Self::from_unsigned_payload(&p[67..], signature)
     }
+}
+
+/// `version ‖ flags ‖ signature`, with room for `rest` more bytes of payload.
+fn payload_head(signature: &[u8; 65], rest: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEAD_LEN - COMMITMENT_LEN + rest);
+    out.push(VERSION);
+    out.push(0);
+    out.extend_from_slice(signature);
+    out
+}
+
+/// `abi.encode(commitment) ‖ RLP(block)`, appended to `out`.
+fn write_unsigned(commitment: &Preconfirmation, block: &Block, out: &mut Vec<u8>) {
+    out.extend_from_slice(&commitment.abi_encode());
+    block.encode(out);
+}
+
+/// Raw snappy of a payload.
+fn compress(payload: &[u8]) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(payload).expect("in-memory compression")
 }
 
 /// Decompresses wire bytes within the size limits.

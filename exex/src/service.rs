@@ -402,60 +402,60 @@ impl PreconfService {
             .map(|d| d.as_secs_f64() * 1e3 - now_ms as f64)
             .unwrap_or_default();
         let parent_hash = parent.hash_slow();
-        let Signed { message: msg, wire: wire_bytes } =
-            match resume(signer, self.parts.l2_chain_id, head + 1).await? {
-                Some(signed) => {
-                    let m = &signed.message;
-                    if m.block.header.parent_hash != parent_hash {
-                        // we signed this height on another parent (a chain L1 dropped): never a
-                        // second block at one height, so this turn has nothing to add
-                        return Ok(TickOutcome::SignedOnOtherParent { height: head + 1 });
-                    }
-                    // the engine may have dropped it (a crash before the import, or a revert after
-                    // its window closed without it on L1): import it again before committing
-                    let sealed = taiko_store::SealedBlock::new_unchecked(
-                        m.block.clone(),
-                        m.commitment.blockHash,
-                    );
-                    match self.parts.engine.new_payload(sealed, None).await? {
-                        taiko_engine::PayloadStatus::Valid => {}
-                        other => {
-                            return Err(SequencerError::Resume(format!(
-                                "the signed block at {} does not import: {other:?}",
-                                head + 1
-                            )));
-                        }
-                    }
-                    signed
+        let signed = match resume(signer, self.parts.l2_chain_id, head + 1).await? {
+            Some(signed) => {
+                let m = &signed.message;
+                if m.block.header.parent_hash != parent_hash {
+                    // we signed this height on another parent (a chain L1 dropped): never a
+                    // second block at one height, so this turn has nothing to add
+                    return Ok(TickOutcome::SignedOnOtherParent { height: head + 1 });
                 }
-                None => {
-                    if self.parts.skip_empty
-                        && !end_of_sequencing
-                        && self.parts.pool.size().pending.count == 0
-                    {
-                        return Ok(TickOutcome::Skipped);
+                // the engine may have dropped it (a crash before the import, or a revert after
+                // its window closed without it on L1): import it again before committing
+                let sealed = taiko_store::SealedBlock::new_unchecked(
+                    m.block.clone(),
+                    m.commitment.blockHash,
+                );
+                match self.parts.engine.new_payload(sealed, None).await? {
+                    taiko_engine::PayloadStatus::Valid => {}
+                    other => {
+                        return Err(SequencerError::Resume(format!(
+                            "the signed block at {} does not import: {other:?}",
+                            head + 1
+                        )));
                     }
-                    let timestamp = ts.max(parent.timestamp);
-                    let attrs = self
-                        .take_next(parent_hash, timestamp)
-                        .unwrap_or_else(|| self.block_attributes(head, timestamp));
-                    let plan = BlockPlan {
-                        attrs,
-                        parent_digest: self.digest_of(head),
-                        window_end,
-                        end_of_sequencing,
-                    };
-                    preconfirm(
-                        &self.parts.engine,
-                        Box::new(self.parts.pool.best_transactions()),
-                        self.parts.limits,
-                        signer,
-                        self.parts.l2_chain_id,
-                        plan,
-                    )
-                    .await?
                 }
-            };
+                signed
+            }
+            None => {
+                if self.parts.skip_empty
+                    && !end_of_sequencing
+                    && self.parts.pool.size().pending.count == 0
+                {
+                    return Ok(TickOutcome::Skipped);
+                }
+                let timestamp = ts.max(parent.timestamp);
+                let attrs = self
+                    .take_next(parent_hash, timestamp)
+                    .unwrap_or_else(|| self.block_attributes(head, timestamp));
+                let plan = BlockPlan {
+                    attrs,
+                    parent_digest: self.digest_of(head),
+                    window_end,
+                    end_of_sequencing,
+                };
+                preconfirm(
+                    &self.parts.engine,
+                    Box::new(self.parts.pool.best_transactions()),
+                    self.parts.limits,
+                    signer,
+                    self.parts.l2_chain_id,
+                    plan,
+                )
+                .await?
+            }
+        };
+        let Signed { message: msg, wire: wire_bytes } = signed;
         let signed_at = started_at.elapsed();
         if let Err(e) = self.parts.p2p.publish(wire_bytes.clone()).await {
             tracing::warn!(target: "preconf::service", %e, "publish failed (no peers yet?)");

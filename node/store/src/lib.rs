@@ -974,17 +974,20 @@ impl Shared {
                 self.changed.wait(&mut control);
                 continue;
             }
-            let (batch, heads, dirty) = {
+            let (batch, heads, dirty, quiet) = {
                 let mem = self.mem.read();
-                (mem.blocks.iter().cloned().collect::<Vec<_>>(), mem.heads, mem.heads_dirty)
+                let batch = mem.blocks.iter().cloned().collect::<Vec<_>>();
+                (batch, mem.heads, mem.heads_dirty, mem.last_commit.elapsed())
             };
-            if !batch.is_empty() && !control.stop && control.waiters == 0 {
-                let quiet = self.mem.read().last_commit.elapsed();
-                if quiet < self.options.apply_after && batch.len() < APPLY_AT_ONCE {
-                    // a commit meanwhile wakes us early, and the wait starts over
-                    self.changed.wait_for(&mut control, self.options.apply_after - quiet);
-                    continue;
-                }
+            if !batch.is_empty()
+                && batch.len() < APPLY_AT_ONCE
+                && quiet < self.options.apply_after
+                && !control.stop
+                && control.waiters == 0
+            {
+                // a commit meanwhile wakes us early, and the wait starts over
+                self.changed.wait_for(&mut control, self.options.apply_after - quiet);
+                continue;
             }
             if batch.is_empty() && !dirty {
                 if unsynced && (control.stop || last_durable.elapsed() >= DURABLE_EVERY) {
