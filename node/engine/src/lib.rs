@@ -242,6 +242,10 @@ pub struct Engine {
     buffered: HashMap<B256, (SealedBlock, Option<Vec<Address>>)>,
     /// The next block, building while transactions arrive.
     session: Option<BuildSession>,
+    /// The last finished session, whose thread may still be dropping its working state: it is
+    /// joined when the next one retires or the engine stops, not while the block it made is
+    /// on its way to `latest`.
+    retired: Option<BuildSession>,
     session_imports: Arc<std::sync::atomic::AtomicU64>,
     heads: watch::Sender<Heads>,
     rx: mpsc::UnboundedReceiver<Message>,
@@ -277,6 +281,7 @@ impl Engine {
             applied: None,
             buffered: HashMap::new(),
             session: None,
+            retired: None,
             session_imports: session_imports.clone(),
             heads: heads_tx,
             rx,
@@ -358,12 +363,14 @@ impl Engine {
         self.settle_trie(None);
         let (parent, parent_hash) = self.latest()?;
         let built = match self.session.take() {
-            Some(session)
+            Some(mut session)
                 if session.parent_hash() == parent_hash
                     && session.attrs() == &attrs
                     && session.limits() == limits =>
             {
-                session.finish(Some(source))?
+                let built = session.finish(Some(source));
+                self.retired = Some(session);
+                built?
             }
             _ => taiko_evm::build_block(
                 &self.spec,
@@ -453,7 +460,7 @@ impl Engine {
         parent_hash: B256,
     ) -> Option<PayloadStatus> {
         let h = block.header();
-        let session = self.session.take_if(|s| {
+        let mut session = self.session.take_if(|s| {
             let a = s.attrs();
             s.parent_hash() == parent_hash
                 && a.timestamp == h.timestamp
@@ -462,7 +469,9 @@ impl Engine {
                 && Some(a.parent_beacon_block_root) == h.parent_beacon_block_root
         })?;
         let started = std::time::Instant::now();
-        match session.finish_as(Arc::clone(block), senders.clone()) {
+        let finished = session.finish_as(Arc::clone(block), senders.clone());
+        self.retired = Some(session);
+        match finished {
             Ok(Some(built)) if built.outcome.executed.block.hash() == block.hash() => {
                 debug!(target: "engine", number = h.number, hash = %block.hash(), ms = started.elapsed().as_secs_f64() * 1e3, "imported through the build session");
                 self.keep(built.outcome);

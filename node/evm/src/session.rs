@@ -123,7 +123,16 @@ impl BuildSession {
     /// Runs the queued rounds and a last one from `last`, then finishes the block: state
     /// changes, state root (through the store's tries, as [`crate::build_block`] does) and
     /// header. The caller must not touch the store's tries meanwhile.
-    pub fn finish(self, last: Option<Box<dyn TxSource + Send>>) -> Result<BuiltBlock, BuildError> {
+    ///
+    /// The session is spent afterwards. Its thread replies first and then drops the block's
+    /// working state (the EVM's caches, the cached tries, the state snapshot: a few
+    /// milliseconds for a block of thousands of transactions) at background priority, so the
+    /// caller gets the block without waiting for that. Dropping the session waits for the
+    /// thread: keep it until the latency-critical work is done (the engine retires it).
+    pub fn finish(
+        &mut self,
+        last: Option<Box<dyn TxSource + Send>>,
+    ) -> Result<BuiltBlock, BuildError> {
         let (reply, result) = mpsc::sync_channel(1);
         self.rounds.send(Round::Finish(last, reply)).map_err(|_| ended())?;
         result.recv().map_err(|_| ended())?
@@ -136,9 +145,9 @@ impl BuildSession {
     /// executed so far are exactly its first ones: executes the rest and seals. Returns `None`
     /// — and leaves the store's tries alone — when they are not, or a signature does not
     /// recover. The caller compares the result's hash with the block's: only an identical
-    /// block is the same block.
+    /// block is the same block. The session is spent afterwards, as after [`Self::finish`].
     pub fn finish_as(
-        self,
+        &mut self,
         block: Arc<SealedBlock>,
         senders: Option<Vec<Address>>,
     ) -> Result<Option<BuiltBlock>, BuildError> {
@@ -274,6 +283,8 @@ fn run_session(
                 let _ = reply.send(built.map(Some));
             }
         }
+        // the block is delivered; what is left is dropping the working state
+        taiko_store::background_priority();
         return;
     }
 }

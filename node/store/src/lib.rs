@@ -318,8 +318,10 @@ fn slot_key(address: &Address, slot: &U256) -> [u8; 52] {
 const APPLIER_NICE: i32 = 10;
 
 /// Lowers the calling thread's scheduling priority to [`APPLIER_NICE`] (Linux: niceness is
-/// per thread). A failure only costs latency, so it is logged, not returned.
-fn background_priority() {
+/// per thread), for work that must not take a core from execution, RPC and gossip: the
+/// applier's table writes, a finished build session's teardown. A failure only costs latency,
+/// so it is logged, not returned.
+pub fn background_priority() {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: gettid and setpriority take no pointers and only affect this thread.
@@ -328,7 +330,7 @@ fn background_priority() {
             libc::setpriority(libc::PRIO_PROCESS, tid, APPLIER_NICE)
         };
         if r != 0 {
-            tracing::debug!(target: "store::applier", error = %std::io::Error::last_os_error(), "could not lower the applier's priority");
+            tracing::debug!(target: "store", error = %std::io::Error::last_os_error(), "could not lower a thread's priority");
         }
     }
 }
