@@ -8,6 +8,9 @@
 //!   the owner of any timestamp — exactly as `PreconfTaskManager` accepts it;
 //! - [`message`]: the gossip message — a preconfirmed block with its signed commitment, its
 //!   versioned, snappy-compressed, size-bounded wire format, and the checks before import;
+//! - [`fragment`], [`compact`]: a block streamed round by round ahead of its tick as signed
+//!   fragments that followers execute as they arrive, and the compact block message that then
+//!   names those fragments instead of carrying their transactions again;
 //! - [`p2p`]: libp2p gossipsub for preconfirmed blocks (validated before forwarding, peer
 //!   scoring) and catch-up by request/response;
 //! - [`protection`]: the slashing-protection database. Before any commitment signature leaves
@@ -40,6 +43,7 @@ pub mod anchor;
 pub mod batch;
 pub mod blob;
 pub mod clock;
+pub mod compact;
 pub mod derive;
 pub mod evidence;
 pub mod fragment;

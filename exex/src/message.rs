@@ -42,7 +42,7 @@ pub const VERSION: u8 = 1;
 pub const MAX_COMPRESSED: usize = 1 << 20;
 /// Largest message after decompression.
 pub const MAX_DECOMPRESSED: usize = 4 << 20;
-const COMMITMENT_LEN: usize = 11 * 32;
+pub(crate) const COMMITMENT_LEN: usize = 11 * 32;
 const HEAD_LEN: usize = 2 + 65 + COMMITMENT_LEN;
 
 /// An L2 block as gossiped (header and transactions, the anchor first).
@@ -136,22 +136,28 @@ impl PreconfMessage {
 
     /// Parses a decompressed payload.
     pub fn decode_payload(p: &[u8]) -> Result<Self, DecodeError> {
-        if p.len() < HEAD_LEN {
-            return Err(DecodeError::Truncated);
-        }
-        if p[0] != VERSION {
-            return Err(DecodeError::Version(p[0]));
-        }
-        if p[1] != 0 {
-            return Err(DecodeError::Flags(p[1]));
-        }
-        let signature: [u8; 65] = p[2..67].try_into().expect("65 bytes");
-        Self::from_unsigned_payload(&p[67..], signature)
+        let (signature, unsigned) = split_payload(p, 0)?;
+        Self::from_unsigned_payload(unsigned, signature)
     }
 }
 
+/// Checks a block message payload's head — long enough for the commitment, [`VERSION`],
+/// `flags` — and splits it into the signature and what follows it.
+pub(crate) fn split_payload(p: &[u8], flags: u8) -> Result<([u8; 65], &[u8]), DecodeError> {
+    if p.len() < HEAD_LEN {
+        return Err(DecodeError::Truncated);
+    }
+    if p[0] != VERSION {
+        return Err(DecodeError::Version(p[0]));
+    }
+    if p[1] != flags {
+        return Err(DecodeError::Flags(p[1]));
+    }
+    Ok((p[2..67].try_into().expect("65 bytes"), &p[67..]))
+}
+
 /// `version ‖ flags ‖ signature`, with room for `rest` more bytes of payload.
-fn payload_head(signature: &[u8; 65], rest: usize) -> Vec<u8> {
+pub(crate) fn payload_head(signature: &[u8; 65], rest: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEAD_LEN - COMMITMENT_LEN + rest);
     out.push(VERSION);
     out.push(0);
@@ -166,7 +172,7 @@ fn write_unsigned(commitment: &Preconfirmation, block: &Block, out: &mut Vec<u8>
 }
 
 /// Raw snappy of a payload.
-fn compress(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn compress(payload: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new().compress_vec(payload).expect("in-memory compression")
 }
 

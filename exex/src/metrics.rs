@@ -3,9 +3,11 @@
 //! | metric | kind | meaning |
 //! |---|---|---|
 //! | `preconf_blocks_preconfirmed_total` | counter | blocks this node signed and published |
+//! | `preconf_blocks_compact_total` | counter | of those, blocks published in compact form (naming their fragments) |
 //! | `preconf_blocks_imported_total` | counter | gossiped blocks imported |
 //! | `preconf_gossip_rejected_total{reason}` | counter | gossip messages refused (peer penalised) |
 //! | `preconf_equivocations_total` | counter | two signed blocks at one height seen from one signer |
+//! | `preconf_compact_fetches_total` | counter | compact block messages whose fragments this node lacked (the block was fetched in full) |
 //! | `preconf_build_seconds` | histogram | tick → block signed, published and `latest` |
 //! | `preconf_import_seconds` | histogram | gossip message received → `latest` |
 //! | `preconf_gossip_peers` | gauge | peers on the blocks topic |
@@ -42,12 +44,16 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     /// Blocks signed and published.
     pub blocks_preconfirmed: Counter,
+    /// Of those, blocks published in compact form.
+    pub blocks_compact: Counter,
     /// Gossiped blocks imported.
     pub blocks_imported: Counter,
     /// Refused gossip by reason.
     pub gossip_rejected: Family<ReasonLabel, Counter>,
     /// Equivocations seen.
     pub equivocations: Counter,
+    /// Compact block messages that could not be rebuilt here (fetched in full instead).
+    pub compact_fetches: Counter,
     /// Tick → published and `latest`, seconds.
     pub build_seconds: Histogram,
     /// Received → `latest`, seconds.
@@ -86,9 +92,11 @@ impl Default for Metrics {
         let m = Self {
             registry: Mutex::new(Registry::default()),
             blocks_preconfirmed: Counter::default(),
+            blocks_compact: Counter::default(),
             blocks_imported: Counter::default(),
             gossip_rejected: Family::default(),
             equivocations: Counter::default(),
+            compact_fetches: Counter::default(),
             build_seconds: Histogram::new(latency_buckets()),
             import_seconds: Histogram::new(latency_buckets()),
             gossip_peers: Gauge::default(),
@@ -108,12 +116,22 @@ impl Default for Metrics {
             "Blocks signed and published",
             m.blocks_preconfirmed.clone(),
         );
+        r.register(
+            "blocks_compact",
+            "Blocks published in compact form (naming their fragments)",
+            m.blocks_compact.clone(),
+        );
         r.register("blocks_imported", "Gossiped blocks imported", m.blocks_imported.clone());
         r.register("gossip_rejected", "Gossip messages refused", m.gossip_rejected.clone());
         r.register(
             "equivocations",
             "Two signed blocks at one height from one signer",
             m.equivocations.clone(),
+        );
+        r.register(
+            "compact_fetches",
+            "Compact block messages whose fragments were missing here (fetched in full)",
+            m.compact_fetches.clone(),
         );
         r.register("build_seconds", "Tick to published and latest", m.build_seconds.clone());
         r.register("import_seconds", "Gossip received to latest", m.import_seconds.clone());

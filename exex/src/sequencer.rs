@@ -58,9 +58,18 @@ pub enum SequencerError {
 pub struct Signed {
     /// The message.
     pub message: PreconfMessage,
-    /// Its wire bytes (made from the payload slashing protection recorded, so the block is
-    /// encoded once).
-    pub wire: Vec<u8>,
+    /// Its unsigned part, as slashing protection recorded it
+    /// ([`PreconfMessage::unsigned_payload`]).
+    pub unsigned: Vec<u8>,
+}
+
+impl Signed {
+    /// The full message's wire bytes, made from the recorded payload (the block is not encoded
+    /// again). Not made eagerly: a preconfer that streamed the block in fragments publishes
+    /// the compact form ([`crate::compact`]) instead.
+    pub fn wire(&self) -> Vec<u8> {
+        PreconfMessage::encode_signed(&self.unsigned, &self.message.signature)
+    }
 }
 
 /// Builds and signs the next block; returns the message to publish.
@@ -93,10 +102,9 @@ pub async fn preconfirm(
     let unsigned = PreconfMessage::unsigned_payload(&commitment, block.block());
     let signature = signer.sign_with_payload(&commitment, &unsigned).await?;
     tracing::info!(target: "preconf::sequencer", number = header.number, hash = %block.hash(), txs = block.block().body.transactions.len(), build_ms = built_at.as_secs_f64() * 1e3, sign_ms = (started.elapsed() - built_at).as_secs_f64() * 1e3, "preconfirmed");
-    let wire = PreconfMessage::encode_signed(&unsigned, &signature);
     Ok(Signed {
         message: PreconfMessage { commitment, signature, block: block.into_block() },
-        wire,
+        unsigned,
     })
 }
 
@@ -121,8 +129,7 @@ pub async fn resume(
         .map_err(|e| SignerError::Signing(format!("stored payload at height {height}: {e}")))?;
     let signature = signer.sign_with_payload(&unsigned.commitment, &payload).await?;
     tracing::info!(target: "preconf::sequencer", height, hash = %unsigned.commitment.blockHash, "resuming a signed block");
-    let wire = PreconfMessage::encode_signed(&payload, &signature);
-    Ok(Some(Signed { message: PreconfMessage { signature, ..unsigned }, wire }))
+    Ok(Some(Signed { message: PreconfMessage { signature, ..unsigned }, unsigned: payload }))
 }
 
 /// Makes a block we built and signed `latest`.

@@ -15,7 +15,7 @@ use alloy::{
     sol_types::Eip712Domain,
 };
 use parking_lot::Mutex;
-use taiko_contracts::wire;
+use taiko_contracts::wire::{self, Preconfirmation};
 use taiko_engine::EngineHandle;
 use taiko_evm::{BlockAttributes, BuildLimits, IterSource};
 use taiko_pool::Pool;
@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     anchor::{AnchorSource, anchor_of, choose},
+    compact::{BlockMessage, CompactMessage, fragments_hash},
     evidence::{Equivocation, EvidenceDb},
     fragment::{Fragment, validate_fragment},
     message::{Ignored, PreconfMessage, Rejection, ValidationContext, Verdict},
@@ -117,10 +118,12 @@ impl ServiceParts {
 /// One adopted block, as kept for catch-up, digests and handovers.
 #[derive(Clone, Debug)]
 struct Adopted {
-    wire: Vec<u8>,
+    commitment: Preconfirmation,
+    signature: [u8; 65],
+    /// The full message's wire bytes when this node received them in full; otherwise they are
+    /// made from the stored block when asked for ([`PreconfService::adopted_message`]).
+    full: Option<Vec<u8>>,
     digest: B256,
-    hash: B256,
-    end_of_sequencing: bool,
 }
 
 /// One node's preconfirmation service.
@@ -139,20 +142,54 @@ pub struct PreconfService {
     next: Mutex<Option<NextBlock>>,
     /// The block whose fragments we execute ahead.
     following: Mutex<Option<Following>>,
+    /// The fragments of our own next block published so far.
+    streamed: Arc<Mutex<Streamed>>,
 }
 
 /// A block followed in fragments: where it stands, and its transactions so far with their
-/// senders, so the signed block's senders need not be looked up again for those.
+/// senders, so the signed block's senders need not be looked up again for those, and the
+/// block can be rebuilt from a compact message.
 #[derive(Debug)]
 struct Following {
     number: u64,
     parent: B256,
     next_index: u32,
-    hashes: Vec<B256>,
     senders: Vec<Address>,
+    /// The transactions, in order.
+    txs: Vec<alloy::consensus::TxEnvelope>,
+    /// Each fragment's content hash.
+    contents: Vec<B256>,
+    /// How many transactions the fragments up to each one carried.
+    ends: Vec<usize>,
+}
+
+/// The fragments of our next block published so far (what its compact message names).
+#[derive(Debug, Default)]
+struct Streamed {
+    number: u64,
+    parent: B256,
+    /// Each fragment's content hash.
+    contents: Vec<B256>,
+    /// The hashes of their transactions, in order.
+    txs: Vec<B256>,
 }
 
 impl Following {
+    /// The full message of a compact one, if it names fragments of this block that we
+    /// followed: `Err` gives it back otherwise.
+    fn expand(&self, c: Box<CompactMessage>) -> Result<PreconfMessage, Box<CompactMessage>> {
+        let k = c.fragments as usize;
+        let ours = (self.number, self.parent) == (c.header.number, c.header.parent_hash)
+            && k > 0
+            && k <= self.contents.len()
+            && fragments_hash(&self.contents[..k]) == c.fragments_hash;
+        if !ours {
+            return Err(c);
+        }
+        let streamed = self.txs[..self.ends[k - 1]].to_vec();
+        Ok((*c).expand(streamed))
+    }
+
     /// The senders of `txs` (a block: the anchor first, then the user transactions) when the
     /// followed transactions are its prefix: those from the fragments, the rest from `others`.
     fn senders_of(
@@ -161,8 +198,10 @@ impl Following {
         others: impl Fn(&[alloy::consensus::TxEnvelope]) -> Option<Vec<Address>>,
     ) -> Option<Vec<Address>> {
         let (anchor, users) = txs.split_first()?;
-        let n = self.hashes.len();
-        if users.len() < n || users[..n].iter().zip(&self.hashes).any(|(tx, h)| tx.tx_hash() != h) {
+        let n = self.txs.len();
+        if users.len() < n
+            || users[..n].iter().zip(&self.txs).any(|(tx, ours)| tx.tx_hash() != ours.tx_hash())
+        {
             return None;
         }
         let mut senders = Vec::with_capacity(txs.len());
@@ -190,6 +229,10 @@ impl NextBlock {
 
 /// How often the next block takes the pool's new transactions while it waits for its tick.
 const FEED_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+/// How many times a block named by a compact message we cannot rebuild is asked for.
+const FETCH_TRIES: usize = 3;
+/// The wait between those requests.
+const FETCH_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Drop for PreconfService {
     fn drop(&mut self) {
@@ -237,6 +280,7 @@ impl PreconfService {
             halted: Mutex::new(None),
             next: Mutex::new(None),
             following: Mutex::new(None),
+            streamed: Default::default(),
         }
     }
 
@@ -272,7 +316,7 @@ impl PreconfService {
             if self.parts.store.canonical_hash(h).ok().flatten() != Some(msg.commitment.blockHash) {
                 continue; // signed, but not the block we hold (L1 replaced it)
             }
-            self.remember(msg, signed.wire);
+            self.remember(msg, None);
             restored += 1;
         }
         if restored > 0 {
@@ -300,7 +344,7 @@ impl PreconfService {
         if head == 0 {
             return true;
         }
-        let Some(eos) = self.chain.lock().get(&head).map(|a| a.end_of_sequencing) else {
+        let Some(eos) = self.chain.lock().get(&head).map(|a| a.commitment.endOfSequencing) else {
             return false;
         };
         eos || self.signer_of(head) == Some(us)
@@ -311,7 +355,8 @@ impl PreconfService {
         crate::signer::recover_commitment_signer(&m.commitment, &self.parts.domain, &m.signature)
     }
 
-    fn remember(&self, msg: &PreconfMessage, wire_bytes: Vec<u8>) {
+    /// Adds `msg`'s block to the adopted chain; `full` are its full wire bytes if at hand.
+    fn remember(&self, msg: &PreconfMessage, full: Option<Vec<u8>>) {
         let c = &msg.commitment;
         let digest = wire::block_digest(
             self.digest_of(c.blockNumber - 1),
@@ -323,22 +368,20 @@ impl PreconfService {
         );
         self.chain.lock().insert(
             c.blockNumber,
-            Adopted {
-                wire: wire_bytes,
-                digest,
-                hash: c.blockHash,
-                end_of_sequencing: c.endOfSequencing,
-            },
+            Adopted { commitment: c.clone(), signature: msg.signature, full, digest },
         );
         self.parts.metrics.l2_head.set(c.blockNumber as i64);
     }
 
-    /// Records `msg` as equivocation evidence if we adopted a different block its signer signed
-    /// at the same height.
-    fn check_equivocation(&self, msg: &PreconfMessage, wire_bytes: &[u8]) {
+    /// Records `msg` (`full`: its full wire bytes, if at hand) as equivocation evidence if we
+    /// adopted a different block its signer signed at the same height.
+    fn check_equivocation(&self, msg: &PreconfMessage, full: Option<&[u8]>) {
         let c = &msg.commitment;
-        let Some(first) = self.chain.lock().get(&c.blockNumber).cloned() else { return };
-        if first.hash == c.blockHash {
+        let Some(kept) = self.chain.lock().get(&c.blockNumber).map(|a| a.commitment.blockHash)
+        else {
+            return;
+        };
+        if kept == c.blockHash {
             return;
         }
         let (Some(a), Some(b)) = (self.signer_of(c.blockNumber), self.recover(msg)) else { return };
@@ -346,14 +389,15 @@ impl PreconfService {
             return;
         }
         self.parts.metrics.equivocations.inc();
-        tracing::warn!(target: "preconf::service", signer = %a, height = c.blockNumber, kept = %first.hash, other = %c.blockHash, "equivocation: two signed blocks at one height");
+        tracing::warn!(target: "preconf::service", signer = %a, height = c.blockNumber, %kept, other = %c.blockHash, "equivocation: two signed blocks at one height");
         if let Some(db) = &self.parts.evidence {
+            let Some(first) = self.adopted_message(c.blockNumber) else { return };
             let e = Equivocation {
                 signer: a,
                 chain_id: c.l2ChainId,
                 height: c.blockNumber,
-                first: first.wire,
-                second: wire_bytes.to_vec(),
+                first,
+                second: full.map_or_else(|| msg.encode(), <[u8]>::to_vec),
             };
             if let Err(err) = db.record(&e, c.blockHash) {
                 tracing::error!(target: "preconf::service", %err, "recording equivocation evidence");
@@ -455,7 +499,10 @@ impl PreconfService {
                 .await?
             }
         };
-        let Signed { message: msg, wire: wire_bytes } = signed;
+        let compact = self.compact_wire(&signed.message);
+        let is_compact = compact.is_some();
+        let wire_bytes = compact.unwrap_or_else(|| signed.wire());
+        let Signed { message: msg, .. } = signed;
         let signed_at = started_at.elapsed();
         if let Err(e) = self.parts.p2p.publish(wire_bytes.clone()).await {
             tracing::warn!(target: "preconf::service", %e, "publish failed (no peers yet?)");
@@ -467,6 +514,7 @@ impl PreconfService {
             number = msg.commitment.blockNumber,
             txs = msg.block.body.transactions.len(),
             bytes = wire_bytes.len(),
+            compact = is_compact,
             started_after_tick_ms = started_late_ms,
             signed_ms = signed_at.as_secs_f64() * 1e3,
             published_ms = published_at.as_secs_f64() * 1e3,
@@ -475,8 +523,11 @@ impl PreconfService {
         );
         let number = msg.commitment.blockNumber;
         let eos = msg.commitment.endOfSequencing;
-        self.remember(&msg, wire_bytes);
+        self.remember(&msg, (!is_compact).then_some(wire_bytes));
         self.parts.metrics.blocks_preconfirmed.inc();
+        if is_compact {
+            self.parts.metrics.blocks_compact.inc();
+        }
         self.parts.metrics.build_seconds.observe(started_at.elapsed().as_secs_f64());
         if !eos {
             let block_ms = next_tick_ms.saturating_sub(now_ms);
@@ -493,6 +544,17 @@ impl PreconfService {
             anchor: choose(self.parts.anchor.candidate(), anchor_of(&self.parts.store, head)),
             ..Default::default()
         }
+    }
+
+    /// The compact wire bytes of our signed `msg` when its block was streamed in fragments that
+    /// are published: followers rebuild it from those ([`crate::compact`]).
+    fn compact_wire(&self, msg: &PreconfMessage) -> Option<Vec<u8>> {
+        let streamed = self.streamed.lock();
+        let h = &msg.block.header;
+        if (streamed.number, streamed.parent) != (h.number, h.parent_hash) {
+            return None;
+        }
+        Some(CompactMessage::of(msg, &streamed.contents, &streamed.txs)?.encode())
     }
 
     /// The attributes of the block started ahead of this tick, if it was started on `parent`
@@ -567,9 +629,12 @@ impl PreconfService {
         let (tx, mut rounds) = mpsc::unbounded_channel::<Vec<alloy::consensus::TxEnvelope>>();
         let (p2p, l2_chain_id, attrs) =
             (self.parts.p2p.clone(), self.parts.l2_chain_id, attrs.clone());
+        let streamed = self.streamed.clone();
+        *streamed.lock() = Streamed { number, parent, ..Default::default() };
         tokio::spawn(async move {
             let mut index = 0u32;
             while let Some(txs) = rounds.recv().await {
+                let hashes: Vec<B256> = txs.iter().map(|tx| *tx.tx_hash()).collect();
                 let mut f = Fragment {
                     l2_chain_id,
                     number,
@@ -587,6 +652,13 @@ impl PreconfService {
                     }
                 }
                 p2p.publish_fragment(f.encode());
+                let mut s = streamed.lock();
+                if (s.number, s.parent, s.contents.len()) != (number, parent, index as usize) {
+                    return; // another block's stream took over
+                }
+                s.contents.push(f.signed().contentHash);
+                s.txs.extend(hashes);
+                drop(s);
                 index += 1;
             }
         });
@@ -599,7 +671,7 @@ impl PreconfService {
     async fn adopt(
         &self,
         msg: &PreconfMessage,
-        wire_bytes: Vec<u8>,
+        full: Option<Vec<u8>>,
     ) -> Result<FollowOutcome, SequencerError> {
         let ctx = Ctx { service: self, head: self.head() };
         let received = std::time::Instant::now();
@@ -631,16 +703,43 @@ impl PreconfService {
             FollowOutcome::Imported => {
                 self.parts.metrics.blocks_imported.inc();
                 self.parts.metrics.import_seconds.observe(received.elapsed().as_secs_f64());
-                self.remember(msg, wire_bytes);
+                self.remember(msg, full);
             }
             FollowOutcome::Ignored(Ignored::Old | Ignored::OtherBranch) => {
-                self.check_equivocation(msg, &wire_bytes);
+                self.check_equivocation(msg, full.as_deref());
             }
             FollowOutcome::Rejected(r) => self.parts.metrics.rejected(reason(r)),
             FollowOutcome::Invalid(_) => self.parts.metrics.rejected("invalid_execution"),
             FollowOutcome::Ignored(Ignored::Gap { .. } | Ignored::UnknownWindow) => {}
         }
         Ok(outcome)
+    }
+
+    /// The full message of a compact one whose fragments we did not follow, if we followed
+    /// them after all; `Err` gives it back.
+    fn expand(&self, c: Box<CompactMessage>) -> Result<PreconfMessage, Box<CompactMessage>> {
+        match self.following.lock().as_ref() {
+            Some(w) => w.expand(c),
+            None => Err(c),
+        }
+    }
+
+    /// Fetches block `number` from `source` (a compact message we could not rebuild came from
+    /// it) and everything below it that we lack. The source may not have adopted the block
+    /// yet — a preconfer publishes before it imports — so it is asked up to
+    /// [`FETCH_TRIES`] times, [`FETCH_RETRY`] apart; a later gap fetch covers anything left.
+    async fn fetch_block(self: Arc<Self>, source: libp2p::PeerId, number: u64) {
+        for _ in 0..FETCH_TRIES {
+            let from = self.head().0 + 1;
+            if from > number {
+                return;
+            }
+            self.catch_up(source, from, number + 1).await;
+            if self.head().0 >= number {
+                return;
+            }
+            tokio::time::sleep(FETCH_RETRY).await;
+        }
     }
 
     async fn catch_up(&self, source: libp2p::PeerId, from: u64, upto: u64) {
@@ -657,7 +756,7 @@ impl PreconfService {
             }
             for bytes in resp.blocks {
                 let Ok(m) = PreconfMessage::decode(&bytes) else { return };
-                match self.adopt(&m, bytes).await {
+                match self.adopt(&m, Some(bytes)).await {
                     Ok(FollowOutcome::Imported) => next += 1,
                     _ => return,
                 }
@@ -671,13 +770,27 @@ impl PreconfService {
             match ev {
                 P2pEvent::Message { id, source, data } => {
                     tracing::debug!(target: "preconf::service", me = %self.parts.p2p.dial_addr(), from = %source, bytes = data.len(), "block message received");
-                    let Ok(msg) = crate::sequencer::cpu_bound(|| PreconfMessage::decode(&data))
-                    else {
-                        self.parts.metrics.rejected("decode");
-                        self.parts.p2p.report(id, source, Acceptance::Reject);
-                        continue;
-                    };
-                    let outcome = self.adopt(&msg, data.clone()).await;
+                    let (msg, full) =
+                        match crate::sequencer::cpu_bound(|| BlockMessage::decode(&data)) {
+                            Ok(BlockMessage::Full(msg)) => (msg, Some(data)),
+                            Ok(BlockMessage::Compact(c)) => match self.expand(c) {
+                                Ok(msg) => (msg, None),
+                                Err(c) => {
+                                    // we lack its fragments: nobody's fault; fetch it in full
+                                    self.parts.metrics.compact_fetches.inc();
+                                    self.parts.p2p.report(id, source, Acceptance::Ignore);
+                                    let number = c.commitment.blockNumber;
+                                    tokio::spawn(self.clone().fetch_block(source, number));
+                                    continue;
+                                }
+                            },
+                            Err(_) => {
+                                self.parts.metrics.rejected("decode");
+                                self.parts.p2p.report(id, source, Acceptance::Reject);
+                                continue;
+                            }
+                        };
+                    let outcome = self.adopt(&msg, full.clone()).await;
                     let acceptance = match &outcome {
                         Ok(FollowOutcome::Imported) => Acceptance::Accept,
                         Ok(FollowOutcome::Ignored(_)) => Acceptance::Ignore,
@@ -689,14 +802,15 @@ impl PreconfService {
                     self.parts.p2p.report(id, source, acceptance);
                     if let Ok(FollowOutcome::Ignored(Ignored::Gap { from })) = outcome {
                         self.catch_up(source, from, msg.commitment.blockNumber).await;
-                        let _ = self.adopt(&msg, data).await;
+                        let _ = self.adopt(&msg, full).await;
                     }
                 }
                 P2pEvent::BlocksRequested { request, reply, .. } => {
-                    let chain = self.chain.lock();
-                    let blocks = (request.from..request.from + request.count as u64)
-                        .map_while(|n| chain.get(&n).map(|a| a.wire.clone()))
-                        .collect();
+                    let blocks = crate::sequencer::cpu_bound(|| {
+                        (request.from..request.from + request.count as u64)
+                            .map_while(|n| self.adopted_message(n))
+                            .collect()
+                    });
                     let _ = reply.send(BlocksResponse { blocks });
                 }
                 P2pEvent::Transaction { id, source, data } => {
@@ -755,8 +869,10 @@ impl PreconfService {
                         number: f.number,
                         parent: f.parent_hash,
                         next_index: 1,
-                        hashes: vec![],
                         senders: vec![],
+                        txs: vec![],
+                        contents: vec![],
+                        ends: vec![],
                     });
                     true
                 }
@@ -781,6 +897,7 @@ impl PreconfService {
                 return Acceptance::Accept;
             }
         }
+        let content = f.signed().contentHash;
         let pool = &self.parts.pool;
         let known = pool.senders_of(f.txs.iter().map(|tx| tx.tx_hash()));
         let recovered: Option<Vec<_>> = f
@@ -798,8 +915,10 @@ impl PreconfService {
                 if let Some(w) = self.following.lock().as_mut()
                     && (w.number, w.parent, w.next_index) == (f.number, f.parent_hash, f.index + 1)
                 {
-                    w.hashes.extend(txs.iter().map(|tx| *tx.tx_hash()));
+                    w.txs.extend(txs.iter().map(|tx| tx.inner().clone()));
                     w.senders.extend(txs.iter().map(|tx| tx.signer()));
+                    w.contents.push(content);
+                    w.ends.push(w.txs.len());
                 }
                 let _ = self.parts.engine.append_build(Box::new(IterSource(txs.into_iter())));
             }
@@ -876,13 +995,26 @@ impl PreconfService {
 
     /// Who signed adopted block `number`.
     pub fn signer_of(&self, number: u64) -> Option<Address> {
-        let wire = self.chain.lock().get(&number)?.wire.clone();
-        self.recover(&PreconfMessage::decode(&wire).ok()?)
+        let (c, signature) =
+            self.chain.lock().get(&number).map(|a| (a.commitment.clone(), a.signature))?;
+        crate::signer::recover_commitment_signer(&c, &self.parts.domain, &signature)
     }
 
-    /// The signed message adopted at `number` (wire bytes), if this process adopted one.
+    /// The signed message adopted at `number` (the full message's wire bytes), if this process
+    /// adopted one. A block received or published in compact form is encoded from the store.
     pub fn adopted_message(&self, number: u64) -> Option<Vec<u8>> {
-        self.chain.lock().get(&number).map(|a| a.wire.clone())
+        let (commitment, signature) = {
+            let chain = self.chain.lock();
+            let a = chain.get(&number)?;
+            if let Some(full) = &a.full {
+                return Some(full.clone());
+            }
+            (a.commitment.clone(), a.signature)
+        };
+        let stored = self.parts.store.block_by_number(number).ok()??;
+        (stored.block.hash() == commitment.blockHash).then(|| {
+            PreconfMessage { commitment, signature, block: stored.block.into_block() }.encode()
+        })
     }
 
     /// Forgets what was adopted from `number` on (the chain there is being replaced).
@@ -1008,8 +1140,10 @@ mod tests {
             number: 1,
             parent: B256::ZERO,
             next_index: 2,
-            hashes: block[1..4].iter().map(|t| *t.tx_hash()).collect(),
             senders: vec![Address::with_last_byte(0xf1); 3],
+            txs: block[1..4].to_vec(),
+            contents: vec![B256::repeat_byte(1), B256::repeat_byte(2)],
+            ends: vec![1, 3],
         };
         let looked_up = |txs: &[TxEnvelope]| Some(vec![Address::with_last_byte(0x10); txs.len()]);
         let mut want = vec![Address::with_last_byte(0x10)];
@@ -1024,5 +1158,53 @@ mod tests {
         assert_eq!(following.senders_of(&block[..3], looked_up), None);
         // a sender that cannot be found for the rest
         assert_eq!(following.senders_of(&block, |_| None), None);
+    }
+
+    #[test]
+    fn a_compact_message_is_rebuilt_only_from_the_fragments_it_names() {
+        use crate::compact::CompactMessage;
+        let txs: Vec<_> = (0..7).map(tx).collect(); // anchor, five streamed, one in the tail
+        let contents = [B256::repeat_byte(1), B256::repeat_byte(2), B256::repeat_byte(3)];
+        let parent = B256::repeat_byte(9);
+        let following = Following {
+            number: 4,
+            parent,
+            next_index: 3,
+            senders: vec![Address::ZERO; 5],
+            txs: txs[1..6].to_vec(),
+            contents: contents.to_vec(),
+            ends: vec![2, 4, 5],
+        };
+        let header =
+            alloy::consensus::Header { number: 4, parent_hash: parent, ..Default::default() };
+        let compact = |fragments: u32, named: &[B256], tail: &[TxEnvelope]| {
+            Box::new(CompactMessage {
+                commitment: Default::default(),
+                signature: [0; 65],
+                header: header.clone(),
+                anchor: txs[0].clone(),
+                fragments,
+                fragments_hash: fragments_hash(named),
+                tail: tail.to_vec(),
+            })
+        };
+        // all three fragments
+        let full = following.expand(compact(3, &contents, &txs[6..])).unwrap();
+        assert_eq!(full.block.body.transactions, txs);
+        // the first two (the third reached us after the preconfer sealed): their four
+        // transactions, then the tail the message carries
+        let full = following.expand(compact(2, &contents[..2], &txs[5..])).unwrap();
+        assert_eq!(full.block.body.transactions, txs);
+        // fragments we do not have, or other ones under the same count, or another block
+        assert!(
+            following
+                .expand(compact(4, &[contents.as_slice(), &[B256::ZERO]].concat(), &[]))
+                .is_err()
+        );
+        assert!(following.expand(compact(2, &[contents[0], B256::ZERO], &txs[5..])).is_err());
+        assert!(following.expand(compact(0, &[], &txs[1..])).is_err());
+        let mut elsewhere = compact(3, &contents, &txs[6..]);
+        elsewhere.header.parent_hash = B256::ZERO;
+        assert!(following.expand(elsewhere).is_err());
     }
 }

@@ -90,7 +90,11 @@ async fn crash_and_resume(mode: &str) {
 
     // resume: the very block signed before the crash, re-signed, published, imported
     let resumed = resume(&s, n.spec.chain_id, 1).await.unwrap().expect("the signed block is kept");
-    assert_eq!(resumed.wire, resumed.message.encode(), "{mode}: the wire bytes are the message's");
+    assert_eq!(
+        resumed.wire(),
+        resumed.message.encode(),
+        "{mode}: the wire bytes are the message's"
+    );
     let msg = resumed.message;
     assert_eq!(msg.commitment.blockHash, signed, "{mode}: the same block");
     if mode == "after-publish" {

@@ -2,6 +2,8 @@
 //! follower executes them as they arrive: when the signed block comes, the follower finishes it
 //! through its build session (only what came after the last fragment executes) and ends on the
 //! same hash as the preconfer; a block the fragments did not announce is imported in full.
+//! A streamed block is published in compact form (naming its fragments); a node that joined
+//! mid-block cannot rebuild it, so it fetches the blocks it lacks in full and agrees.
 
 mod common;
 
@@ -74,6 +76,8 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
     let block = b.store.block_by_number(2).unwrap().unwrap().block;
     assert_eq!(block.block().body.transactions.len(), 1 + 40, "anchor and every transfer");
     assert_eq!(b.engine.session_imports(), 1, "block 2 finished through the fragments");
+    assert_eq!(sa.metrics().blocks_compact.get(), 1, "block 2 was published in compact form");
+    assert_eq!(sb.metrics().compact_fetches.get(), 0);
 
     // block 3: the preconfer streams it, but the block at the tick is built afresh from
     // other attributes (a skipped tick moves its timestamp): the follower's session does not
@@ -84,7 +88,30 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
     let block = b.store.block_by_number(3).unwrap().unwrap().block;
     assert_eq!(block.block().body.transactions.len(), 1 + 10);
     assert_eq!(b.engine.session_imports(), 1, "a block the fragments did not announce");
-    for n in [a, b] {
+    // its transactions are still the fragments' (then none after them), so it too went out
+    // in compact form, and B rebuilt it from the fragments it had
+    assert_eq!(sa.metrics().blocks_compact.get(), 2);
+
+    // block 4, streamed while a new node C joins: B rebuilds the compact block from the
+    // fragments; C, at genesis and following none of them, fetches blocks 1 to 4 in full
+    let (c, sc, _pc) = service_node(dir.path(), "c", None, vec![pa.dial_addr()], schedule).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send(12);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    preconfirm(4, 4).await;
+    converge(&[&sa, &sb, &sc], sa.latest()).await;
+    assert_eq!(sa.metrics().blocks_compact.get(), 3);
+    assert_eq!(b.engine.session_imports(), 2, "block 4 rebuilt and finished from the fragments");
+    assert_eq!(sc.metrics().compact_fetches.get(), 1, "C could not rebuild it");
+    for n in 1..=4 {
+        let hash = |node: &taiko_node::RunningNode| node.store.canonical_hash(n).unwrap();
+        assert_eq!(hash(&c), hash(&a), "block {n}");
+        // the full message is served for it, from the stored block
+        let full = sb.adopted_message(n).unwrap();
+        let msg = taiko_preconf_exex::message::PreconfMessage::decode(&full).unwrap();
+        assert_eq!(Some(msg.commitment.blockHash), hash(&a));
+    }
+    for n in [a, b, c] {
         n.shutdown().await.unwrap();
     }
 }

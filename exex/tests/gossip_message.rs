@@ -3,9 +3,12 @@
 
 use alloy::primitives::B256;
 use proptest::prelude::*;
-use taiko_preconf_exex::message::{
-    DecodeError, Ignored, MAX_COMPRESSED, PreconfMessage, Rejection, Verdict, decompress,
-    message_id, validate, validate_for_import,
+use taiko_preconf_exex::{
+    compact::{BlockMessage, CompactMessage, FLAG_COMPACT, fragments_hash},
+    message::{
+        DecodeError, Ignored, MAX_COMPRESSED, PreconfMessage, Rejection, Verdict, decompress,
+        message_id, validate, validate_for_import,
+    },
 };
 
 mod common;
@@ -142,8 +145,133 @@ fn refuses_oversize_and_malformed_bytes() {
     assert!(matches!(PreconfMessage::decode_payload(&longer), Err(DecodeError::Block(_))));
 }
 
+/// A signed 200-transaction block whose first 150 user transactions were streamed in three
+/// fragments, in compact form.
+fn streamed_block() -> (PreconfMessage, Vec<B256>, Vec<B256>) {
+    let msg = sign(&key("preconfer"), block(5, B256::repeat_byte(4), 200), CHAIN);
+    let contents = vec![B256::repeat_byte(1), B256::repeat_byte(2), B256::repeat_byte(3)];
+    let streamed = msg.block.body.transactions[1..151].iter().map(|tx| *tx.tx_hash()).collect();
+    (msg, contents, streamed)
+}
+
+#[test]
+fn a_compact_message_round_trips_and_rebuilds_the_block() {
+    let (msg, contents, streamed) = streamed_block();
+    let compact = CompactMessage::of(&msg, &contents, &streamed).unwrap();
+    assert_eq!(compact.fragments, 3);
+    assert_eq!(compact.fragments_hash, fragments_hash(&contents));
+    assert_eq!(compact.tail.len(), 50);
+    let wire = compact.encode();
+    let full = msg.encode();
+    assert!(wire.len() * 3 < full.len(), "{} bytes against {}", wire.len(), full.len());
+    // the receiver tells the two forms apart by the flags byte
+    assert_eq!(
+        BlockMessage::decode(&wire).unwrap(),
+        BlockMessage::Compact(Box::new(compact.clone()))
+    );
+    assert_eq!(BlockMessage::decode(&full).unwrap(), BlockMessage::Full(msg.clone()));
+    assert_eq!(BlockMessage::decode(&wire).unwrap().commitment(), &msg.commitment);
+    // the full-message decoder (catch-up responses, evidence) refuses the compact form
+    assert_eq!(PreconfMessage::decode(&wire), Err(DecodeError::Flags(FLAG_COMPACT)));
+    assert_eq!(CompactMessage::decode(&full), Err(DecodeError::Flags(0)));
+    // rebuilt from the streamed transactions, it is the signed message, and it validates
+    let streamed_txs = msg.block.body.transactions[1..151].to_vec();
+    let rebuilt = compact.clone().expand(streamed_txs.clone());
+    assert_eq!(rebuilt, msg);
+    assert!(matches!(validate(&rebuilt, &ctx((4, B256::repeat_byte(4)))), Verdict::Accept { .. }));
+    // rebuilt from other transactions, it is refused (the commitment names the block)
+    let mut other = streamed_txs;
+    other.swap(0, 1);
+    assert_eq!(
+        validate(&compact.clone().expand(other), &ctx((4, B256::repeat_byte(4)))),
+        Verdict::Reject(Rejection::Mismatch("tx-list hash"))
+    );
+    // a tail altered by a relay: refused as well
+    let mut altered = compact;
+    altered.tail.pop();
+    let rebuilt = altered.expand(msg.block.body.transactions[1..151].to_vec());
+    assert_eq!(
+        validate(&rebuilt, &ctx((4, B256::repeat_byte(4)))),
+        Verdict::Reject(Rejection::Mismatch("tx-list hash"))
+    );
+}
+
+#[test]
+fn only_a_block_built_from_the_fragments_has_a_compact_form() {
+    let (msg, contents, streamed) = streamed_block();
+    // no fragments
+    assert_eq!(CompactMessage::of(&msg, &[], &[]), None);
+    // fragments whose transactions are not the block's first ones
+    let mut reordered = streamed.clone();
+    reordered.swap(3, 4);
+    assert_eq!(CompactMessage::of(&msg, &contents, &reordered), None);
+    // more streamed transactions than the block has
+    let mut longer = streamed;
+    longer.extend(std::iter::repeat_n(B256::ZERO, 60));
+    assert_eq!(CompactMessage::of(&msg, &contents, &longer), None);
+    // a body with parts the compact form does not carry
+    let mut odd = msg.clone();
+    odd.block.body.ommers.push(Default::default());
+    assert_eq!(CompactMessage::of(&odd, &contents, &[]), None);
+}
+
+#[test]
+fn refuses_malformed_compact_messages() {
+    let (msg, contents, streamed) = streamed_block();
+    let wire = CompactMessage::of(&msg, &contents, &streamed).unwrap().encode();
+    let payload = decompress(&wire).unwrap();
+    assert_eq!(CompactMessage::decode_payload(&payload[..100]), Err(DecodeError::Truncated));
+    assert!(matches!(
+        CompactMessage::decode_payload(&payload[..payload.len() - 1]),
+        Err(DecodeError::Block(_))
+    ));
+    let mut flags = payload.clone();
+    flags[1] = 0x03;
+    assert_eq!(CompactMessage::decode_payload(&flags), Err(DecodeError::Flags(3)));
+    let mut version = payload;
+    version[0] = 2;
+    assert_eq!(CompactMessage::decode_payload(&version), Err(DecodeError::Version(2)));
+    assert_eq!(
+        BlockMessage::decode(&vec![0u8; MAX_COMPRESSED + 1]),
+        Err(DecodeError::TooLarge(MAX_COMPRESSED + 1))
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Fuzz target: arbitrary wire bytes never panic the decoder of either form.
+    #[test]
+    fn block_message_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let _ = BlockMessage::decode(&bytes);
+        let _ = CompactMessage::decode_payload(&bytes);
+        let mut compact = bytes;
+        if compact.len() > 1 {
+            compact[0] = 1;
+            compact[1] = FLAG_COMPACT;
+            let _ = CompactMessage::decode_payload(&compact);
+        }
+    }
+
+    /// Any single-byte change to a compact payload is refused, or rebuilds a block that
+    /// validation rejects — never a different block accepted under the signature.
+    #[test]
+    fn compact_mutations_are_never_accepted(at in any::<prop::sample::Index>(), flip in 1u8..=255) {
+        let (msg, contents, streamed) = streamed_block();
+        let wire = CompactMessage::of(&msg, &contents, &streamed).unwrap().encode();
+        let mut payload = decompress(&wire).unwrap();
+        let i = at.index(payload.len());
+        payload[i] ^= flip;
+        if let Ok(c) = CompactMessage::decode_payload(&payload)
+            && c.fragments_hash == fragments_hash(&contents)
+            && c.fragments == 3
+        {
+            let rebuilt = c.expand(msg.block.body.transactions[1..151].to_vec());
+            if let Verdict::Accept { .. } = validate(&rebuilt, &ctx((4, B256::repeat_byte(4)))) {
+                prop_assert_eq!(rebuilt, msg);
+            }
+        }
+    }
 
     /// Fuzz target: arbitrary wire bytes never panic the decoder.
     #[test]
