@@ -387,8 +387,9 @@ pub async fn run_ticks(
 ) {
     loop {
         let tick = ticks.next_tick_ms(&slots, clock.now_ms());
-        sleep_until_ms(clock.as_ref(), tick).await;
         let after = ticks.next_tick_ms(&slots, tick);
+        service.prepare(tick, after - tick).await;
+        sleep_until_ms(clock.as_ref(), tick).await;
         loop {
             match service.on_tick(tick, after).await {
                 Ok(TickOutcome::AwaitingHandover) if clock.now_ms() + 25 < after => {

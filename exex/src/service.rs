@@ -144,6 +144,9 @@ pub struct PreconfService {
     following: Mutex<Option<Following>>,
     /// The fragments of our own next block published so far.
     streamed: Arc<Mutex<Streamed>>,
+    /// The next tick and the block time, as the tick loop last announced them
+    /// ([`PreconfService::prepare`]).
+    upcoming: Mutex<Option<(u64, u64)>>,
 }
 
 /// A block followed in fragments: where it stands, and its transactions so far with their
@@ -281,6 +284,7 @@ impl PreconfService {
             next: Mutex::new(None),
             following: Mutex::new(None),
             streamed: Default::default(),
+            upcoming: Mutex::new(None),
         }
     }
 
@@ -403,6 +407,39 @@ impl PreconfService {
                 tracing::error!(target: "preconf::service", %err, "recording equivocation evidence");
             }
         }
+    }
+
+    /// Announces the next tick (at `tick_ms`, `block_ms` before the one after it) and, if
+    /// nothing is building for it yet, starts our block for it ahead of time when it is ours to
+    /// build: the tick is in our window, we are not halted, and the head hands over to us
+    /// (genesis, an end-of-sequencing block, or our own). Without this, the first block of a
+    /// turn would be built from the whole pool at its tick; with it, that block streams in
+    /// fragments and the tick only seals, as for every later block of the turn. The tick loop
+    /// calls it before waiting for each tick, and adopting a block that ends another
+    /// preconfer's turn calls it again.
+    pub async fn prepare(&self, tick_ms: u64, block_ms: u64) {
+        *self.upcoming.lock() = Some((tick_ms, block_ms));
+        let Some(signer) = &self.parts.signer else { return };
+        let Some((owner, window_end)) = self.parts.schedule.window_at(tick_ms / 1000) else {
+            return;
+        };
+        let margin = self.parts.proposal_margin_ms;
+        let past_deadline = margin > 0 && tick_ms > (window_end * 1000).saturating_sub(margin);
+        if owner != signer.address() || past_deadline || self.halted.lock().is_some() {
+            return;
+        }
+        let Ok(head) = self.parts.store.latest_header() else { return };
+        let head_hash = head.hash_slow();
+        let timestamp = (tick_ms / 1000).max(head.timestamp);
+        let building = self
+            .next
+            .lock()
+            .as_ref()
+            .is_some_and(|n| n.parent == head_hash && n.attrs.timestamp == timestamp);
+        if building || !self.head_hands_over(head.number, owner) {
+            return;
+        }
+        self.start_next(head_hash, head.number, tick_ms, block_ms).await;
     }
 
     /// Runs one L2 tick at `now_ms`.
@@ -704,6 +741,13 @@ impl PreconfService {
                 self.parts.metrics.blocks_imported.inc();
                 self.parts.metrics.import_seconds.observe(received.elapsed().as_secs_f64());
                 self.remember(msg, full);
+                // another preconfer's turn ended: our first block may start now
+                let upcoming = *self.upcoming.lock();
+                if msg.commitment.endOfSequencing
+                    && let Some((tick_ms, block_ms)) = upcoming
+                {
+                    self.prepare(tick_ms, block_ms).await;
+                }
             }
             FollowOutcome::Ignored(Ignored::Old | Ignored::OtherBranch) => {
                 self.check_equivocation(msg, full.as_deref());
