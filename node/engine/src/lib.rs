@@ -223,6 +223,7 @@ impl EngineHandle {
 struct Pending {
     outcome_block: ExecutedBlock,
     changes: StateChanges,
+    encoded_txs: Option<taiko_store::EncodedTxs>,
 }
 
 /// The valid block whose state changes are still applied to the store's trie (see
@@ -350,8 +351,14 @@ impl Engine {
         if self.valid.len() >= MAX_WAITING {
             self.valid.clear();
         }
-        self.valid
-            .insert(hash, Pending { outcome_block: outcome.executed, changes: outcome.changes });
+        self.valid.insert(
+            hash,
+            Pending {
+                outcome_block: outcome.executed,
+                changes: outcome.changes,
+                encoded_txs: outcome.encoded_txs,
+            },
+        );
     }
 
     fn on_build(
@@ -595,7 +602,7 @@ impl Engine {
             self.buffered.remove(&b.block.hash());
             self.valid.remove(&b.block.hash());
         }
-        let new = Arc::new(Chain::new(new));
+        let new = Arc::new(Chain::from_shared(new));
         let committed = t0.elapsed();
         info!(target: "engine", head = new.tip().block.number(), hash = %head, reorged = old.len(), "new head");
         if old.is_empty() {
@@ -612,14 +619,14 @@ impl Engine {
         &mut self,
         block: &SealedBlock,
         senders: Option<&[Address]>,
-    ) -> Result<ExecutedBlock, ImportError> {
+    ) -> Result<Arc<ExecutedBlock>, ImportError> {
         self.settle_trie(Some(block.hash()));
         let (parent, parent_hash) = self.latest().map_err(|e| ImportError::Store(e.to_string()))?;
-        let (executed, changes, undo) = match self.valid.remove(&block.hash()) {
+        let (executed, changes, undo, encoded) = match self.valid.remove(&block.hash()) {
             Some(p) if block.header().parent_hash == parent_hash => {
                 if let Some(a) = self.applied.take_if(|a| a.hash == block.hash()) {
                     // validated on top of `latest` and still applied: the root was checked then
-                    return self.persist(p.outcome_block, p.changes, a.undo);
+                    return self.persist(p.outcome_block, p.changes, a.undo, p.encoded_txs);
                 }
                 let (root, undo) = self.store.apply_to_trie(&p.changes)?;
                 if root != block.header().state_root {
@@ -630,7 +637,7 @@ impl Engine {
                         got: block.header().state_root.to_string(),
                     });
                 }
-                (p.outcome_block, p.changes, undo)
+                (p.outcome_block, p.changes, undo, p.encoded_txs)
             }
             _ => {
                 let o = taiko_evm::import_block(
@@ -641,20 +648,23 @@ impl Engine {
                     block,
                     senders,
                 )?;
-                (o.executed, o.changes, o.trie_undo)
+                (o.executed, o.changes, o.trie_undo, o.encoded_txs)
             }
         };
-        self.persist(executed, changes, undo)
+        self.persist(executed, changes, undo, encoded)
     }
 
     /// Writes a block whose changes are applied to the trie; takes them out again on failure.
+    /// The store and the ExEx notification share the block.
     fn persist(
         &mut self,
         executed: ExecutedBlock,
         changes: StateChanges,
         undo: TrieUndo,
-    ) -> Result<ExecutedBlock, ImportError> {
-        if let Err(e) = self.store.commit_block(&executed, &changes) {
+        encoded: Option<taiko_store::EncodedTxs>,
+    ) -> Result<Arc<ExecutedBlock>, ImportError> {
+        let executed = Arc::new(executed);
+        if let Err(e) = self.store.commit_shared(executed.clone(), changes, encoded) {
             self.store.undo_trie(undo);
             return Err(e.into());
         }

@@ -13,7 +13,7 @@ use alloy::{
     eips::Encodable2718,
     primitives::{B256, Bloom},
 };
-use taiko_store::trie::Trie;
+use taiko_store::{EncodedTxs, trie::Trie};
 
 /// The roots a block's header commits to, precomputed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub(crate) struct BlockCommitments {
     txs: Trie,
     receipts: Trie,
     bloom: Bloom,
+    /// The transactions' encodings as the store keeps the body.
+    encoded: EncodedTxs,
     /// Entries inserted so far.
     len: usize,
 }
@@ -42,10 +44,17 @@ impl BlockCommitments {
         for (i, (tx, receipt)) in txs.iter().zip(receipts).enumerate().skip(self.len) {
             let key = alloy::rlp::encode(i);
             self.txs.set_bytes(&key, Some(tx.encoded_2718()));
+            self.encoded.push(tx);
             self.receipts.set_bytes(&key, Some(receipt.encoded_2718()));
             self.bloom |= receipt.bloom();
         }
         self.len = self.len.max(txs.len().min(receipts.len()));
+    }
+
+    /// The transactions' encodings, in the store's body form (taken: the seal hands them to the
+    /// commit).
+    pub(crate) fn take_encoded(&mut self) -> EncodedTxs {
+        std::mem::take(&mut self.encoded)
     }
 
     /// The roots of what was inserted, hashing only what changed since the last call.

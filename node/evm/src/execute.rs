@@ -55,6 +55,9 @@ pub struct ExecutionOutcome {
     pub changes: StateChanges,
     /// Undo record of the tries.
     pub trie_undo: TrieUndo,
+    /// The transactions' encodings, when the builder kept them while the block grew (a build
+    /// session does), for the store's commit.
+    pub encoded_txs: Option<taiko_store::EncodedTxs>,
     /// Where the time went.
     pub timings: PhaseTimings,
 }
@@ -328,6 +331,7 @@ impl<'a> BlockRun<'a> {
                 executed: ExecutedBlock { block, senders, receipts },
                 changes,
                 trie_undo,
+                encoded_txs: None,
                 timings,
             },
         ))

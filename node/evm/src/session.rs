@@ -274,7 +274,11 @@ fn run_session(
             debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), rounds = count, open_ms = started.elapsed().as_secs_f64() * 1e3, last_round_ms = last_round.as_secs_f64() * 1e3, finish_ms = sealing.elapsed().as_secs_f64() * 1e3, timings = ?outcome.timings, "built block in a session");
         }
         let skipped = std::mem::take(&mut selection.skipped);
-        let built = result.map(|(_, outcome)| BuiltBlock { outcome, skipped });
+        let encoded = commitments.take_encoded();
+        let built = result.map(|(_, mut outcome)| {
+            outcome.encoded_txs = Some(encoded);
+            BuiltBlock { outcome, skipped }
+        });
         match reply {
             Reply::Built(reply) => {
                 let _ = reply.send(built);

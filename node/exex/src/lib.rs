@@ -38,12 +38,18 @@ use tracing::{debug, error, info};
 /// A contiguous run of canonical blocks, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chain {
-    blocks: Vec<ExecutedBlock>,
+    blocks: Vec<Arc<ExecutedBlock>>,
 }
 
 impl Chain {
     /// A chain of `blocks` (must be contiguous, oldest first, non-empty).
     pub fn new(blocks: Vec<ExecutedBlock>) -> Self {
+        Self::from_shared(blocks.into_iter().map(Arc::new).collect())
+    }
+
+    /// A chain of blocks shared with their other holders (the store keeps the same blocks
+    /// until its applier has written them), so a notification copies no block.
+    pub fn from_shared(blocks: Vec<Arc<ExecutedBlock>>) -> Self {
         assert!(!blocks.is_empty(), "a chain has at least one block");
         debug_assert!(
             blocks.windows(2).all(|w| w[1].block.header().parent_hash == w[0].block.hash())
@@ -52,7 +58,7 @@ impl Chain {
     }
 
     /// The blocks, oldest first.
-    pub fn blocks(&self) -> &[ExecutedBlock] {
+    pub fn blocks(&self) -> &[Arc<ExecutedBlock>] {
         &self.blocks
     }
 

@@ -50,6 +50,7 @@ mod state_root;
 pub mod trie;
 
 pub use changes::{Account, StateChanges, StorageChanges};
+pub use mem::EncodedTxs;
 pub use primitives::{Block, ExecutedBlock, SealedBlock};
 pub use provider::StateProvider;
 pub use state_root::{StateTrie, TrieUndo};
@@ -539,7 +540,7 @@ impl Store {
     /// A canonical block with its senders and receipts.
     pub fn block_by_number(&self, number: u64) -> Result<Option<ExecutedBlock>, StoreError> {
         if let Some(b) = self.shared.mem.read().block(number) {
-            return Ok(Some(b.executed.clone()));
+            return Ok(Some(ExecutedBlock::clone(&b.executed)));
         }
         let r = self.shared.db.begin_read()?;
         let Some(header) = r.open_table(HEADERS)?.get(number)? else { return Ok(None) };
@@ -637,6 +638,19 @@ impl Store {
         executed: &ExecutedBlock,
         changes: &StateChanges,
     ) -> Result<(), StoreError> {
+        self.commit_shared(Arc::new(executed.clone()), changes.clone(), None)
+    }
+
+    /// [`Self::commit_block`] of a block the caller shares (the engine hands the same block to
+    /// the ExEx notification) and of its changes, which the store keeps: nothing is copied.
+    /// `encoded` are the transactions' encodings when the builder kept them (a build session
+    /// does), so they are not encoded again here.
+    pub fn commit_shared(
+        &self,
+        executed: Arc<ExecutedBlock>,
+        changes: StateChanges,
+        encoded: Option<EncodedTxs>,
+    ) -> Result<(), StoreError> {
         let block = &executed.block;
         let number = block.number();
         let head = self.heads()?.latest;
@@ -648,7 +662,7 @@ impl Store {
             self.shared.wait_for(|mem| mem.blocks.is_empty())?;
         }
         let started = std::time::Instant::now();
-        let mem_block = Arc::new(MemBlock::new(executed.clone(), changes.clone()));
+        let mem_block = Arc::new(MemBlock::new(executed.clone(), changes, encoded));
         let record = mem_block.record();
         let encoded = started.elapsed();
         {

@@ -4,6 +4,8 @@
 //! hash maps of its post-state so that reads at `latest` find what it changed without a table
 //! lookup. The same encodings, framed together, are the block log record.
 
+use std::sync::Arc;
+
 use crate::{
     Account, ExecutedBlock, SealedBlock, StateChanges, StoreError,
     codec::{put_part, take, take_part, take_u32},
@@ -21,7 +23,7 @@ use alloy::{
 /// A committed block that the applier has not written to the tables yet.
 #[derive(Debug)]
 pub(crate) struct MemBlock {
-    pub(crate) executed: ExecutedBlock,
+    pub(crate) executed: Arc<ExecutedBlock>,
     pub(crate) changes: StateChanges,
     pub(crate) header_rlp: Vec<u8>,
     pub(crate) body_rlp: Vec<u8>,
@@ -45,15 +47,61 @@ pub(crate) enum SlotRead {
     Untouched,
 }
 
+/// A block's transactions in the store's body encoding (their RLP, concatenated), made while
+/// the block was built — a build session appends each round's transactions — so committing
+/// the block does not encode them again. Only [`EncodedTxs::push`] adds to it, one whole
+/// transaction at a time.
+#[derive(Debug, Default, Clone)]
+pub struct EncodedTxs {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl EncodedTxs {
+    /// Appends `tx`'s encoding.
+    pub fn push(&mut self, tx: &TxEnvelope) {
+        tx.encode(&mut self.bytes);
+        self.count += 1;
+    }
+
+    /// How many transactions it holds.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The RLP list of the transactions (the stored body), if these are `txs`' encodings.
+    fn body_of(self, txs: &[TxEnvelope]) -> Option<Vec<u8>> {
+        if self.count != txs.len() {
+            return None;
+        }
+        let list = alloy::rlp::Header { list: true, payload_length: self.bytes.len() };
+        let mut body = Vec::with_capacity(list.length() + self.bytes.len());
+        list.encode(&mut body);
+        body.extend_from_slice(&self.bytes);
+        debug_assert_eq!(body, body_rlp_of(txs), "encodings that are not the transactions'");
+        Some(body)
+    }
+}
+
 impl MemBlock {
-    /// Wraps a committed block.
-    pub(crate) fn new(executed: ExecutedBlock, changes: StateChanges) -> Self {
-        let [header_rlp, body_rlp, senders, receipts] = encode_parts(&executed);
+    /// Wraps a committed block; `encoded` are its transactions' encodings, if at hand.
+    pub(crate) fn new(
+        executed: Arc<ExecutedBlock>,
+        changes: StateChanges,
+        encoded: Option<EncodedTxs>,
+    ) -> Self {
+        let [header_rlp, body_rlp, senders, receipts] =
+            encode_parts(&executed, encoded.and_then(|e| e.body_of(executed.block.transactions())));
         Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts)
     }
 
     fn with_encodings(
-        executed: ExecutedBlock,
+        executed: Arc<ExecutedBlock>,
         changes: StateChanges,
         header_rlp: Vec<u8>,
         body_rlp: Vec<u8>,
@@ -164,21 +212,33 @@ impl MemBlock {
             return Err(corrupt("block log record: trailing bytes"));
         }
         let executed = executed_from_parts(&header_rlp, &body_rlp, &senders, &receipts_bytes)?;
-        Ok(Self::with_encodings(executed, changes, header_rlp, body_rlp, senders, receipts_bytes))
+        Ok(Self::with_encodings(
+            Arc::new(executed),
+            changes,
+            header_rlp,
+            body_rlp,
+            senders,
+            receipts_bytes,
+        ))
     }
 }
 
 /// The four encodings a block is stored as: header RLP, the transactions' RLP list, the
 /// senders (20 bytes each) and the receipts in [`crate::receipts`]' form.
-fn encode_parts(executed: &ExecutedBlock) -> [Vec<u8>; 4] {
+fn encode_parts(executed: &ExecutedBlock, body_rlp: Option<Vec<u8>>) -> [Vec<u8>; 4] {
     let block = &executed.block;
     let header_rlp = alloy::rlp::encode(block.header());
-    let mut body_rlp =
-        Vec::with_capacity(block.transactions().iter().map(|t| t.length()).sum::<usize>() + 8);
-    alloy::rlp::encode_list::<_, TxEnvelope>(block.transactions(), &mut body_rlp);
+    let body_rlp = body_rlp.unwrap_or_else(|| body_rlp_of(block.transactions()));
     let senders: Vec<u8> = executed.senders.iter().flat_map(|s| s.0.0).collect();
     let receipts = crate::receipts::encode(&executed.receipts);
     [header_rlp, body_rlp, senders, receipts]
+}
+
+/// The stored body: the RLP list of the transactions.
+fn body_rlp_of(txs: &[TxEnvelope]) -> Vec<u8> {
+    let mut body_rlp = Vec::with_capacity(txs.iter().map(|t| t.length()).sum::<usize>() + 8);
+    alloy::rlp::encode_list::<_, TxEnvelope>(txs, &mut body_rlp);
+    body_rlp
 }
 
 /// Decodes [`encode_parts`].
@@ -205,7 +265,7 @@ impl ExecutedBlock {
     /// A compact binary encoding (the one the block log uses for a block): header and body as
     /// RLP, the senders, and the receipts without their blooms, each length-prefixed.
     pub fn encode(&self) -> Vec<u8> {
-        let parts = encode_parts(self);
+        let parts = encode_parts(self, None);
         let mut out = Vec::with_capacity(parts.iter().map(|p| 4 + p.len()).sum());
         for part in &parts {
             put_part(&mut out, part);
@@ -268,6 +328,29 @@ mod tests {
             ],
             receipts,
         }
+    }
+
+    #[test]
+    fn transactions_encoded_ahead_are_the_stored_body() {
+        let block = Arc::new(executed());
+        let txs = block.block.transactions();
+        let mut encoded = EncodedTxs::default();
+        for tx in txs {
+            encoded.push(tx);
+        }
+        assert_eq!(encoded.len(), 3);
+        let ahead = MemBlock::new(block.clone(), StateChanges::default(), Some(encoded.clone()));
+        let fresh = MemBlock::new(block.clone(), StateChanges::default(), None);
+        assert_eq!(ahead.body_rlp, fresh.body_rlp);
+        assert_eq!(ahead.record(), fresh.record());
+        let back = MemBlock::from_record(&ahead.record()).unwrap();
+        assert_eq!(*back.executed, *block);
+        // encodings of another number of transactions are not used
+        let mut short = EncodedTxs::default();
+        short.push(&txs[0]);
+        assert_eq!(short.clone().body_of(txs), None);
+        let fallback = MemBlock::new(block, StateChanges::default(), Some(short));
+        assert_eq!(fallback.body_rlp, fresh.body_rlp);
     }
 
     #[test]
