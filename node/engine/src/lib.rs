@@ -221,7 +221,7 @@ impl EngineHandle {
 
 /// A validated block waiting for a fork choice, with the changes to commit it.
 struct Pending {
-    outcome_block: ExecutedBlock,
+    outcome_block: Arc<ExecutedBlock>,
     changes: StateChanges,
     encoded_txs: Option<taiko_store::EncodedTxs>,
 }
@@ -258,6 +258,30 @@ impl std::fmt::Debug for Engine {
             .field("valid", &self.valid.len())
             .field("buffered", &self.buffered.len())
             .finish()
+    }
+}
+
+/// A block off the canonical chain that a fork choice may select.
+enum SideBlock {
+    /// Validated: its execution result is kept, shared.
+    Validated(Arc<ExecutedBlock>),
+    /// Received before its parent, with its senders if known.
+    Buffered(SealedBlock, Option<Vec<Address>>),
+}
+
+impl SideBlock {
+    fn block(&self) -> &SealedBlock {
+        match self {
+            Self::Validated(e) => &e.block,
+            Self::Buffered(b, _) => b,
+        }
+    }
+
+    fn senders(&self) -> Option<&[Address]> {
+        match self {
+            Self::Validated(e) => Some(&e.senders),
+            Self::Buffered(_, s) => s.as_deref(),
+        }
     }
 }
 
@@ -354,7 +378,7 @@ impl Engine {
         self.valid.insert(
             hash,
             Pending {
-                outcome_block: outcome.executed,
+                outcome_block: Arc::new(outcome.executed),
                 changes: outcome.changes,
                 encoded_txs: outcome.encoded_txs,
             },
@@ -501,12 +525,12 @@ impl Engine {
         }
     }
 
-    /// Looks up a non-canonical block by hash.
-    fn side_block(&self, hash: &B256) -> Option<(SealedBlock, Option<Vec<Address>>)> {
+    /// Looks up a non-canonical block by hash (a validated one is shared, not copied).
+    fn side_block(&self, hash: &B256) -> Option<SideBlock> {
         if let Some(p) = self.valid.get(hash) {
-            return Some((p.outcome_block.block.clone(), Some(p.outcome_block.senders.clone())));
+            return Some(SideBlock::Validated(p.outcome_block.clone()));
         }
-        self.buffered.get(hash).cloned()
+        self.buffered.get(hash).map(|(b, s)| SideBlock::Buffered(b.clone(), s.clone()))
     }
 
     fn on_fork_choice(&mut self, state: ForkchoiceState) -> Result<Heads, EngineError> {
@@ -568,10 +592,9 @@ impl Engine {
             if let Some(n) = self.store.block_number(cursor)? {
                 break n;
             }
-            let (block, senders) =
-                self.side_block(&cursor).ok_or(EngineError::UnknownBlock(cursor))?;
-            cursor = block.header().parent_hash;
-            branch.push((block, senders));
+            let side = self.side_block(&cursor).ok_or(EngineError::UnknownBlock(cursor))?;
+            cursor = side.block().header().parent_hash;
+            branch.push(side);
         };
         branch.reverse();
         if fork_point < heads.finalized.number {
@@ -583,8 +606,9 @@ impl Engine {
         let old = self.store.unwind_to(fork_point)?;
         let t0 = std::time::Instant::now();
         let mut new = Vec::with_capacity(branch.len());
-        for (block, senders) in branch {
-            match self.commit_block(&block, senders.as_deref()) {
+        for side in branch {
+            let block = side.block();
+            match self.commit_block(block, side.senders()) {
                 Ok(executed) => new.push(executed),
                 Err(error) => {
                     warn!(target: "engine", hash = %block.hash(), %error, "new branch is invalid; restoring the old chain");
@@ -648,7 +672,7 @@ impl Engine {
                     block,
                     senders,
                 )?;
-                (o.executed, o.changes, o.trie_undo, o.encoded_txs)
+                (Arc::new(o.executed), o.changes, o.trie_undo, o.encoded_txs)
             }
         };
         self.persist(executed, changes, undo, encoded)
@@ -658,12 +682,11 @@ impl Engine {
     /// The store and the ExEx notification share the block.
     fn persist(
         &mut self,
-        executed: ExecutedBlock,
+        executed: Arc<ExecutedBlock>,
         changes: StateChanges,
         undo: TrieUndo,
         encoded: Option<taiko_store::EncodedTxs>,
     ) -> Result<Arc<ExecutedBlock>, ImportError> {
-        let executed = Arc::new(executed);
         if let Err(e) = self.store.commit_shared(executed.clone(), changes, encoded) {
             self.store.undo_trie(undo);
             return Err(e.into());
