@@ -143,14 +143,19 @@ fn watch_heads(node: &RunningNode) -> Arc<Mutex<Vec<(u64, f64)>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let out = seen.clone();
     let mut heads = node.engine.heads();
-    tokio::spawn(async move {
-        let mut last = heads.borrow().latest.number;
-        while heads.changed().await.is_ok() {
-            let at = now_ms();
-            let tip = heads.borrow().latest.number;
-            seen.lock().extend((last + 1..=tip).map(|n| (n, at)));
-            last = tip.max(last);
-        }
+    // On a thread of its own, woken by the engine's head update itself: the time recorded is
+    // when the head changed, not when a task on the runtime the three nodes share got to run.
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else { return };
+        rt.block_on(async move {
+            let mut last = heads.borrow().latest.number;
+            while heads.changed().await.is_ok() {
+                let at = now_ms();
+                let tip = heads.borrow().latest.number;
+                seen.lock().extend((last + 1..=tip).map(|n| (n, at)));
+                last = tip.max(last);
+            }
+        });
     });
     out
 }
