@@ -100,6 +100,39 @@ impl PreconfMessage {
         out
     }
 
+    /// [`Self::unsigned_payload`] of a block whose transactions are already encoded: `encoded`
+    /// is each transaction's RLP, concatenated, the anchor first (as a build session keeps
+    /// them, [`taiko_store::EncodedTxs`]), so they are not encoded again.
+    pub fn unsigned_payload_encoded(
+        commitment: &Preconfirmation,
+        block: &Block,
+        encoded: &[u8],
+    ) -> Vec<u8> {
+        let header = alloy::rlp::encode(&block.header);
+        let txs = alloy::rlp::Header { list: true, payload_length: encoded.len() };
+        let ommers = alloy::rlp::encode(&block.body.ommers);
+        let withdrawals = block.body.withdrawals.as_ref().map(alloy::rlp::encode);
+        let rest = ommers.len() + withdrawals.as_ref().map_or(0, Vec::len);
+        let list = alloy::rlp::Header {
+            list: true,
+            payload_length: header.len() + txs.length() + encoded.len() + rest,
+        };
+        let mut out = Vec::with_capacity(COMMITMENT_LEN + list.length() + list.payload_length);
+        out.extend_from_slice(&commitment.abi_encode());
+        list.encode(&mut out);
+        out.extend_from_slice(&header);
+        txs.encode(&mut out);
+        out.extend_from_slice(encoded);
+        out.extend_from_slice(&ommers);
+        out.extend_from_slice(withdrawals.as_deref().unwrap_or_default());
+        debug_assert_eq!(
+            out,
+            Self::unsigned_payload(commitment, block),
+            "not the block's encodings"
+        );
+        out
+    }
+
     /// The wire bytes of the message whose unsigned part is `unsigned` (as
     /// [`Self::unsigned_payload`] makes it) signed with `signature`: equal to [`Self::encode`]
     /// of that message, without encoding the block again.
@@ -202,6 +235,21 @@ pub fn message_id(wire: &[u8]) -> Vec<u8> {
 /// `keccak256(RLP(transactions without the anchor))`: the tx-list hash a commitment carries.
 pub fn tx_list_hash(block: &Block) -> B256 {
     tx_list_hash_of(block.body.transactions.get(1..).unwrap_or_default())
+}
+
+/// [`tx_list_hash`] of a block whose transactions are already encoded (`encoded`: each
+/// transaction's RLP, concatenated, the anchor first): one pass of hashing, no encoding.
+pub fn tx_list_hash_encoded(block: &Block, encoded: &[u8]) -> B256 {
+    let anchor = block.body.transactions.first().map_or(0, Encodable::length);
+    let users = &encoded[anchor.min(encoded.len())..];
+    let mut hasher = alloy::primitives::Keccak256::new();
+    let mut header = Vec::with_capacity(9);
+    alloy::rlp::Header { list: true, payload_length: users.len() }.encode(&mut header);
+    hasher.update(&header);
+    hasher.update(users);
+    let hash = hasher.finalize();
+    debug_assert_eq!(hash, tx_list_hash(block), "not the block's encodings");
+    hash
 }
 
 /// keccak256 of the RLP list of `txs` (a block's user transactions).

@@ -21,7 +21,7 @@ use taiko_store::SealedBlock;
 use crate::{
     message::{
         Ignored, PreconfMessage, Rejection, ValidationContext, Verdict, tx_list_hash,
-        validate_for_import,
+        tx_list_hash_encoded, validate_for_import,
     },
     signer::{CommitmentSigner, SignerError},
 };
@@ -86,20 +86,29 @@ pub async fn preconfirm(
     let built_at = started.elapsed();
     let block = built.block.block;
     let header = block.header();
+    // the transactions as the build session encoded them, if it did
+    let encoded = built.encoded_txs.filter(|e| e.len() == block.transactions().len());
+    let txs_hash = match &encoded {
+        Some(e) => tx_list_hash_encoded(block.block(), e.bytes()),
+        None => tx_list_hash(block.block()),
+    };
     let commitment = Preconfirmation {
         l2ChainId: l2_chain_id,
         blockNumber: header.number,
         parentHash: header.parent_hash,
         blockHash: block.hash(),
         parentDigest: plan.parent_digest,
-        txListHash: tx_list_hash(block.block()),
+        txListHash: txs_hash,
         timestamp: header.timestamp,
         anchorBlockId: plan.attrs.anchor.l1_block_id,
         coinbase: header.beneficiary,
         windowEnd: plan.window_end,
         endOfSequencing: plan.end_of_sequencing,
     };
-    let unsigned = PreconfMessage::unsigned_payload(&commitment, block.block());
+    let unsigned = match &encoded {
+        Some(e) => PreconfMessage::unsigned_payload_encoded(&commitment, block.block(), e.bytes()),
+        None => PreconfMessage::unsigned_payload(&commitment, block.block()),
+    };
     let signature = signer.sign_with_payload(&commitment, &unsigned).await?;
     tracing::info!(target: "preconf::sequencer", number = header.number, hash = %block.hash(), txs = block.block().body.transactions.len(), build_ms = built_at.as_secs_f64() * 1e3, sign_ms = (started.elapsed() - built_at).as_secs_f64() * 1e3, "preconfirmed");
     Ok(Signed {

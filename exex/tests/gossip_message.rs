@@ -30,6 +30,26 @@ fn round_trip_and_content_addressed_ids() {
 }
 
 #[test]
+fn a_block_encoded_ahead_hashes_and_encodes_the_same() {
+    use alloy::rlp::Encodable;
+    use taiko_preconf_exex::message::{tx_list_hash, tx_list_hash_encoded};
+    for body in [None, Some(Default::default())] {
+        let mut b = block(5, B256::repeat_byte(4), 40);
+        b.body.withdrawals = body;
+        let msg = sign(&key("preconfer"), b, CHAIN);
+        let mut encoded = Vec::new();
+        for tx in &msg.block.body.transactions {
+            tx.encode(&mut encoded);
+        }
+        assert_eq!(tx_list_hash_encoded(&msg.block, &encoded), tx_list_hash(&msg.block));
+        assert_eq!(
+            PreconfMessage::unsigned_payload_encoded(&msg.commitment, &msg.block, &encoded),
+            PreconfMessage::unsigned_payload(&msg.commitment, &msg.block)
+        );
+    }
+}
+
+#[test]
 fn accepts_the_expected_preconfers_next_block() {
     let parent = B256::repeat_byte(4);
     let msg = sign(&key("preconfer"), block(5, parent, 3), CHAIN);

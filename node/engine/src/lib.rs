@@ -104,6 +104,9 @@ pub enum EngineError {
 pub struct BuiltPayload {
     /// The block (not canonical until a fork choice selects it).
     pub block: ExecutedBlock,
+    /// Its transactions' encodings, when they were made while it was built (a build session):
+    /// a caller that hashes or encodes the transactions again can use them.
+    pub encoded_txs: Option<taiko_store::EncodedTxs>,
     /// Candidates left out.
     pub skipped: Vec<SkippedTx>,
 }
@@ -266,21 +269,21 @@ enum SideBlock {
     /// Validated: its execution result is kept, shared.
     Validated(Arc<ExecutedBlock>),
     /// Received before its parent, with its senders if known.
-    Buffered(SealedBlock, Option<Vec<Address>>),
+    Buffered(Box<(SealedBlock, Option<Vec<Address>>)>),
 }
 
 impl SideBlock {
     fn block(&self) -> &SealedBlock {
         match self {
             Self::Validated(e) => &e.block,
-            Self::Buffered(b, _) => b,
+            Self::Buffered(b) => &b.0,
         }
     }
 
     fn senders(&self) -> Option<&[Address]> {
         match self {
             Self::Validated(e) => Some(&e.senders),
-            Self::Buffered(_, s) => s.as_deref(),
+            Self::Buffered(b) => b.1.as_deref(),
         }
     }
 }
@@ -414,8 +417,9 @@ impl Engine {
             )?,
         };
         let block = built.outcome.executed.clone();
+        let encoded_txs = built.outcome.encoded_txs.clone();
         self.keep(built.outcome);
-        Ok(BuiltPayload { block, skipped: built.skipped })
+        Ok(BuiltPayload { block, encoded_txs, skipped: built.skipped })
     }
 
     fn on_start_build(
@@ -530,7 +534,7 @@ impl Engine {
         if let Some(p) = self.valid.get(hash) {
             return Some(SideBlock::Validated(p.outcome_block.clone()));
         }
-        self.buffered.get(hash).map(|(b, s)| SideBlock::Buffered(b.clone(), s.clone()))
+        self.buffered.get(hash).map(|b| SideBlock::Buffered(Box::new(b.clone())))
     }
 
     fn on_fork_choice(&mut self, state: ForkchoiceState) -> Result<Heads, EngineError> {

@@ -64,6 +64,11 @@ impl EncodedTxs {
         self.count += 1;
     }
 
+    /// The encodings, concatenated (no list header).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// How many transactions it holds.
     pub fn len(&self) -> usize {
         self.count
