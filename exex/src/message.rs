@@ -241,15 +241,23 @@ pub fn tx_list_hash(block: &Block) -> B256 {
 /// transaction's RLP, concatenated, the anchor first): one pass of hashing, no encoding.
 pub fn tx_list_hash_encoded(block: &Block, encoded: &[u8]) -> B256 {
     let anchor = block.body.transactions.first().map_or(0, Encodable::length);
-    let users = &encoded[anchor.min(encoded.len())..];
-    let mut hasher = alloy::primitives::Keccak256::new();
-    let mut header = Vec::with_capacity(9);
-    alloy::rlp::Header { list: true, payload_length: users.len() }.encode(&mut header);
-    hasher.update(&header);
-    hasher.update(users);
-    let hash = hasher.finalize();
+    let hash = tx_list_hash_of_parts(&[&encoded[anchor.min(encoded.len())..]]);
     debug_assert_eq!(hash, tx_list_hash(block), "not the block's encodings");
     hash
+}
+
+/// keccak256 of the RLP list whose items' encodings are `parts`, concatenated in order: a
+/// block's tx-list hash from encodings held in pieces (a follower's fragments, then the tail).
+pub fn tx_list_hash_of_parts(parts: &[&[u8]]) -> B256 {
+    let len = parts.iter().map(|p| p.len()).sum();
+    let mut header = Vec::with_capacity(9);
+    alloy::rlp::Header { list: true, payload_length: len }.encode(&mut header);
+    let mut hasher = alloy::primitives::Keccak256::new();
+    hasher.update(&header);
+    for p in parts {
+        hasher.update(p);
+    }
+    hasher.finalize()
 }
 
 /// keccak256 of the RLP list of `txs` (a block's user transactions).
@@ -335,7 +343,7 @@ pub enum Verdict {
 /// Checks a decoded message: its commitment, its signature, its signer and, through the
 /// transactions root, that its body is the one the signed header names.
 pub fn validate(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Verdict {
-    verdict(msg, ctx, BodyCheck::TransactionsRoot)
+    verdict(msg, ctx, BodyCheck::TransactionsRoot, None)
 }
 
 /// As [`validate`], without recomputing the transactions root: for a caller that hands an
@@ -346,7 +354,19 @@ pub fn validate(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Verdict {
 /// then refused by the import as invalid instead of here. This saves hashing the whole block a
 /// second time on each follower's latency path.
 pub fn validate_for_import(msg: &PreconfMessage, ctx: &impl ValidationContext) -> Verdict {
-    verdict(msg, ctx, BodyCheck::ByImport)
+    verdict(msg, ctx, BodyCheck::ByImport, None)
+}
+
+/// As [`validate_for_import`], with the block's tx-list hash already computed by the caller
+/// from encodings it holds of the block's very transactions (a follower that rebuilt the
+/// block from fragments: [`tx_list_hash_encoded`]'s result), so the block is not encoded again.
+pub fn validate_for_import_hashed(
+    msg: &PreconfMessage,
+    ctx: &impl ValidationContext,
+    tx_list_hash: B256,
+) -> Verdict {
+    debug_assert_eq!(tx_list_hash, self::tx_list_hash(&msg.block), "not the block's tx-list hash");
+    verdict(msg, ctx, BodyCheck::ByImport, Some(tx_list_hash))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -355,8 +375,13 @@ enum BodyCheck {
     ByImport,
 }
 
-fn verdict(msg: &PreconfMessage, ctx: &impl ValidationContext, body: BodyCheck) -> Verdict {
-    match check(msg, ctx, body) {
+fn verdict(
+    msg: &PreconfMessage,
+    ctx: &impl ValidationContext,
+    body: BodyCheck,
+    txs_hash: Option<B256>,
+) -> Verdict {
+    match check(msg, ctx, body, txs_hash) {
         Err(Rejection::NotThePreconfer { signer, expected: None }) => {
             Verdict::Ignore { signer, why: Ignored::UnknownWindow }
         }
@@ -381,6 +406,7 @@ fn check(
     msg: &PreconfMessage,
     ctx: &impl ValidationContext,
     body: BodyCheck,
+    txs_hash: Option<B256>,
 ) -> Result<Address, Rejection> {
     let c = &msg.commitment;
     let h = &msg.block.header;
@@ -399,7 +425,7 @@ fn check(
     if h.beneficiary != c.coinbase {
         return Err(Rejection::Mismatch("coinbase"));
     }
-    if tx_list_hash(&msg.block) != c.txListHash {
+    if txs_hash.unwrap_or_else(|| tx_list_hash(&msg.block)) != c.txListHash {
         return Err(Rejection::Mismatch("tx-list hash"));
     }
     if body == BodyCheck::TransactionsRoot

@@ -21,7 +21,7 @@ use taiko_store::SealedBlock;
 use crate::{
     message::{
         Ignored, PreconfMessage, Rejection, ValidationContext, Verdict, tx_list_hash,
-        tx_list_hash_encoded, validate_for_import,
+        tx_list_hash_encoded, validate_for_import, validate_for_import_hashed,
     },
     signer::{CommitmentSigner, SignerError},
 };
@@ -178,21 +178,27 @@ pub async fn follow(
     msg: &PreconfMessage,
     ctx: &impl ValidationContext,
 ) -> Result<FollowOutcome, SequencerError> {
-    follow_with_senders(engine, msg, ctx, |_| None).await
+    follow_with_senders(engine, msg, ctx, None, |_| None).await
 }
 
 /// As [`follow`], with the senders of the block's transactions taken from `senders` (the
 /// pool: it recovered them when the transactions were gossiped) when it knows them all, so
-/// import does not recover thousands of signatures again on the critical path.
+/// import does not recover thousands of signatures again on the critical path; and with the
+/// block's tx-list hash when the caller computed it from encodings it holds.
 pub async fn follow_with_senders(
     engine: &EngineHandle,
     msg: &PreconfMessage,
     ctx: &impl ValidationContext,
+    tx_list_hash: Option<B256>,
     senders: impl FnOnce(&crate::message::Block) -> Option<Vec<alloy::primitives::Address>>,
 ) -> Result<FollowOutcome, SequencerError> {
     let t0 = std::time::Instant::now();
     // validation and the senders lookup hash and check the whole block
-    let checked = cpu_bound(|| match validate_for_import(msg, ctx) {
+    let verdict = || match tx_list_hash {
+        Some(h) => validate_for_import_hashed(msg, ctx, h),
+        None => validate_for_import(msg, ctx),
+    };
+    let checked = cpu_bound(|| match verdict() {
         Verdict::Reject(r) => Err(FollowOutcome::Rejected(r)),
         Verdict::Ignore { why, .. } => Err(FollowOutcome::Ignored(why)),
         Verdict::Accept { .. } => Ok(senders(&msg.block)),

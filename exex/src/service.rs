@@ -164,6 +164,10 @@ struct Following {
     contents: Vec<B256>,
     /// How many transactions the fragments up to each one carried.
     ends: Vec<usize>,
+    /// The transactions' RLP encodings, concatenated (for the tx-list hash of a rebuilt block).
+    encoded: Vec<u8>,
+    /// How many of those bytes the fragments up to each one carried.
+    encoded_ends: Vec<usize>,
 }
 
 /// The fragments of our next block published so far (what its compact message names).
@@ -178,9 +182,12 @@ struct Streamed {
 }
 
 impl Following {
-    /// The full message of a compact one, if it names fragments of this block that we
-    /// followed: `Err` gives it back otherwise.
-    fn expand(&self, c: Box<CompactMessage>) -> Result<PreconfMessage, Box<CompactMessage>> {
+    /// The full message of a compact one, with its tx-list hash (from the encodings we hold),
+    /// if it names fragments of this block that we followed: `Err` gives it back otherwise.
+    fn expand(
+        &self,
+        c: Box<CompactMessage>,
+    ) -> Result<(PreconfMessage, B256), Box<CompactMessage>> {
         let k = c.fragments as usize;
         let ours = (self.number, self.parent) == (c.header.number, c.header.parent_hash)
             && k > 0
@@ -190,7 +197,15 @@ impl Following {
             return Err(c);
         }
         let streamed = self.txs[..self.ends[k - 1]].to_vec();
-        Ok((*c).expand(streamed))
+        let mut tail = Vec::new();
+        for tx in &c.tail {
+            alloy::rlp::Encodable::encode(tx, &mut tail);
+        }
+        let txs_hash = crate::message::tx_list_hash_of_parts(&[
+            &self.encoded[..self.encoded_ends[k - 1]],
+            &tail,
+        ]);
+        Ok(((*c).expand(streamed), txs_hash))
     }
 
     /// The senders of `txs` (a block: the anchor first, then the user transactions) when the
@@ -709,6 +724,7 @@ impl PreconfService {
         &self,
         msg: &PreconfMessage,
         full: Option<Vec<u8>>,
+        txs_hash: Option<B256>,
     ) -> Result<FollowOutcome, SequencerError> {
         let ctx = Ctx { service: self, head: self.head() };
         let received = std::time::Instant::now();
@@ -718,7 +734,7 @@ impl PreconfService {
             let known = pool.senders_of(txs.iter().map(|tx| tx.tx_hash()));
             txs.iter().zip(known).map(|(tx, s)| s.or_else(|| tx.recover_signer().ok())).collect()
         };
-        let outcome = follow_with_senders(&self.parts.engine, msg, &ctx, |block| {
+        let outcome = follow_with_senders(&self.parts.engine, msg, &ctx, txs_hash, |block| {
             let txs = &block.body.transactions;
             let followed = self.following.lock();
             followed
@@ -761,7 +777,10 @@ impl PreconfService {
 
     /// The full message of a compact one whose fragments we did not follow, if we followed
     /// them after all; `Err` gives it back.
-    fn expand(&self, c: Box<CompactMessage>) -> Result<PreconfMessage, Box<CompactMessage>> {
+    fn expand(
+        &self,
+        c: Box<CompactMessage>,
+    ) -> Result<(PreconfMessage, B256), Box<CompactMessage>> {
         match self.following.lock().as_ref() {
             Some(w) => w.expand(c),
             None => Err(c),
@@ -800,7 +819,7 @@ impl PreconfService {
             }
             for bytes in resp.blocks {
                 let Ok(m) = PreconfMessage::decode(&bytes) else { return };
-                match self.adopt(&m, Some(bytes)).await {
+                match self.adopt(&m, Some(bytes), None).await {
                     Ok(FollowOutcome::Imported) => next += 1,
                     _ => return,
                 }
@@ -814,11 +833,11 @@ impl PreconfService {
             match ev {
                 P2pEvent::Message { id, source, data } => {
                     tracing::debug!(target: "preconf::service", me = %self.parts.p2p.dial_addr(), from = %source, bytes = data.len(), "block message received");
-                    let (msg, full) =
+                    let (msg, full, txs_hash) =
                         match crate::sequencer::cpu_bound(|| BlockMessage::decode(&data)) {
-                            Ok(BlockMessage::Full(msg)) => (msg, Some(data)),
+                            Ok(BlockMessage::Full(msg)) => (msg, Some(data), None),
                             Ok(BlockMessage::Compact(c)) => match self.expand(c) {
-                                Ok(msg) => (msg, None),
+                                Ok((msg, txs_hash)) => (msg, None, Some(txs_hash)),
                                 Err(c) => {
                                     // we lack its fragments: nobody's fault; fetch it in full
                                     self.parts.metrics.compact_fetches.inc();
@@ -834,7 +853,7 @@ impl PreconfService {
                                 continue;
                             }
                         };
-                    let outcome = self.adopt(&msg, full.clone()).await;
+                    let outcome = self.adopt(&msg, full.clone(), txs_hash).await;
                     let acceptance = match &outcome {
                         Ok(FollowOutcome::Imported) => Acceptance::Accept,
                         Ok(FollowOutcome::Ignored(_)) => Acceptance::Ignore,
@@ -846,7 +865,7 @@ impl PreconfService {
                     self.parts.p2p.report(id, source, acceptance);
                     if let Ok(FollowOutcome::Ignored(Ignored::Gap { from })) = outcome {
                         self.catch_up(source, from, msg.commitment.blockNumber).await;
-                        let _ = self.adopt(&msg, full).await;
+                        let _ = self.adopt(&msg, full, txs_hash).await;
                     }
                 }
                 P2pEvent::BlocksRequested { request, reply, .. } => {
@@ -917,6 +936,8 @@ impl PreconfService {
                         txs: vec![],
                         contents: vec![],
                         ends: vec![],
+                        encoded: vec![],
+                        encoded_ends: vec![],
                     });
                     true
                 }
@@ -963,6 +984,10 @@ impl PreconfService {
                     w.senders.extend(txs.iter().map(|tx| tx.signer()));
                     w.contents.push(content);
                     w.ends.push(w.txs.len());
+                    for tx in &txs {
+                        alloy::rlp::Encodable::encode(tx.inner(), &mut w.encoded);
+                    }
+                    w.encoded_ends.push(w.encoded.len());
                 }
                 let _ = self.parts.engine.append_build(Box::new(IterSource(txs.into_iter())));
             }
@@ -1188,6 +1213,8 @@ mod tests {
             txs: block[1..4].to_vec(),
             contents: vec![B256::repeat_byte(1), B256::repeat_byte(2)],
             ends: vec![1, 3],
+            encoded: vec![],
+            encoded_ends: vec![],
         };
         let looked_up = |txs: &[TxEnvelope]| Some(vec![Address::with_last_byte(0x10); txs.len()]);
         let mut want = vec![Address::with_last_byte(0x10)];
@@ -1210,6 +1237,8 @@ mod tests {
         let txs: Vec<_> = (0..7).map(tx).collect(); // anchor, five streamed, one in the tail
         let contents = [B256::repeat_byte(1), B256::repeat_byte(2), B256::repeat_byte(3)];
         let parent = B256::repeat_byte(9);
+        let ends = [2, 4, 5];
+        let encoded_len = |n: usize| txs[1..1 + n].iter().map(alloy::rlp::Encodable::length).sum();
         let following = Following {
             number: 4,
             parent,
@@ -1217,7 +1246,9 @@ mod tests {
             senders: vec![Address::ZERO; 5],
             txs: txs[1..6].to_vec(),
             contents: contents.to_vec(),
-            ends: vec![2, 4, 5],
+            ends: ends.to_vec(),
+            encoded: txs[1..6].iter().flat_map(alloy::rlp::encode).collect(),
+            encoded_ends: ends.iter().map(|&n| encoded_len(n)).collect(),
         };
         let header =
             alloy::consensus::Header { number: 4, parent_hash: parent, ..Default::default() };
@@ -1233,12 +1264,14 @@ mod tests {
             })
         };
         // all three fragments
-        let full = following.expand(compact(3, &contents, &txs[6..])).unwrap();
+        let (full, hash) = following.expand(compact(3, &contents, &txs[6..])).unwrap();
         assert_eq!(full.block.body.transactions, txs);
+        assert_eq!(hash, crate::message::tx_list_hash(&full.block));
         // the first two (the third reached us after the preconfer sealed): their four
         // transactions, then the tail the message carries
-        let full = following.expand(compact(2, &contents[..2], &txs[5..])).unwrap();
+        let (full, hash) = following.expand(compact(2, &contents[..2], &txs[5..])).unwrap();
         assert_eq!(full.block.body.transactions, txs);
+        assert_eq!(hash, crate::message::tx_list_hash(&full.block));
         // fragments we do not have, or other ones under the same count, or another block
         assert!(
             following
