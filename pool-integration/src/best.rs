@@ -90,8 +90,35 @@ impl BestTransactions {
 
     /// The next pooled transaction.
     pub fn next_pooled(&mut self) -> Option<Arc<PooledTransaction>> {
+        self.next_pooled_from(&|_| None)
+    }
+
+    /// The next pooled transaction, each sender's taken from `next_nonce(sender)` on, when
+    /// that names one: the sender's lower nonces are jumped over, not visited.
+    pub fn next_pooled_from(
+        &mut self,
+        next_nonce: &dyn Fn(&Address) -> Option<u64>,
+    ) -> Option<Arc<PooledTransaction>> {
         while let Some(Candidate { tx, .. }) = self.heap.pop() {
             if self.invalid.contains(&tx.sender()) {
+                continue;
+            }
+            if let Some(from) = next_nonce(&tx.sender())
+                && tx.nonce() < from
+            {
+                let at = {
+                    let inner = self.pool.read();
+                    inner
+                        .senders
+                        .get(&tx.sender())
+                        .and_then(|s| s.txs.get(&from))
+                        .and_then(|e| (e.sub == SubPool::Pending).then(|| e.tx.clone()))
+                };
+                if let Some(n) = at
+                    && let Some(tip) = n.effective_tip(self.basefee)
+                {
+                    self.heap.push(Candidate { tip, tx: n });
+                }
                 continue;
             }
             // Queue the sender's next nonce, if it is still pending and payable.
@@ -134,8 +161,16 @@ impl taiko_evm::TxSource for BestTransactions {
         &mut self,
         skip: &dyn Fn(&alloy::primitives::B256) -> bool,
     ) -> Option<Recovered<TxEnvelope>> {
+        self.next_tx_from(skip, &|_| None)
+    }
+
+    fn next_tx_from(
+        &mut self,
+        skip: &dyn Fn(&alloy::primitives::B256) -> bool,
+        next_nonce: &dyn Fn(&Address) -> Option<u64>,
+    ) -> Option<Recovered<TxEnvelope>> {
         loop {
-            let t = self.next_pooled()?;
+            let t = self.next_pooled_from(next_nonce)?;
             if !skip(&t.hash) {
                 return Some(t.tx.clone());
             }

@@ -333,6 +333,26 @@ fn best_transactions_order_by_tip_and_keep_nonce_order() {
         rest.push(*t.tx_hash());
     }
     assert_eq!(rest, vec![*b0.tx_hash(), *c1.tx_hash(), *a1.tx_hash()]);
+    // … and jumps over a sender's nonces the block used, to the same order
+    let next_nonce = |from: &[(Address, u64)]| {
+        let from = from.to_vec();
+        move |a: &Address| from.iter().find(|(s, _)| s == a).map(|(_, n)| *n)
+    };
+    let used = next_nonce(&[(a0.signer(), 1), (c0.signer(), 1)]);
+    let mut best = pool.best_transactions();
+    let mut rest = vec![];
+    while let Some(t) = best.next_tx_from(&|h| in_block.contains(h), &used) {
+        rest.push(*t.tx_hash());
+    }
+    assert_eq!(rest, vec![*b0.tx_hash(), *c1.tx_hash(), *a1.tx_hash()]);
+    // past everything a sender has pooled: nothing more of that sender
+    let used = next_nonce(&[(a0.signer(), 2)]);
+    let mut best = pool.best_transactions();
+    let mut rest = vec![];
+    while let Some(t) = best.next_tx_from(&|_| false, &used) {
+        rest.push(*t.tx_hash());
+    }
+    assert_eq!(rest, vec![*c0.tx_hash(), *b0.tx_hash(), *c1.tx_hash()]);
 }
 
 fn executed(number: u64, txs: Vec<Recovered<TxEnvelope>>, salt: u8) -> ExecutedBlock {

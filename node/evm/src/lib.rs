@@ -103,6 +103,18 @@ pub trait TxSource {
             }
         }
     }
+    /// As [`Self::next_tx_unless`], when the caller can also say from which nonce on it still
+    /// takes a sender's transactions (`next_nonce`: the block so far used the ones below). A
+    /// source that holds each sender's transactions by nonce overrides this to jump past the
+    /// used ones instead of passing over them one at a time, so a round costs what is new.
+    fn next_tx_from(
+        &mut self,
+        skip: &dyn Fn(&B256) -> bool,
+        next_nonce: &dyn Fn(&Address) -> Option<u64>,
+    ) -> Option<Recovered<TxEnvelope>> {
+        let _ = next_nonce;
+        self.next_tx_unless(skip)
+    }
 }
 
 /// A [`TxSource`] over any iterator (invalid transactions are only reported).
@@ -374,6 +386,8 @@ struct Selection {
     skipped: Vec<SkippedTx>,
     /// Transactions in the block: a later round's candidates repeat them.
     included: std::collections::HashSet<B256>,
+    /// Each sender's next nonce after the transactions the block holds.
+    next_nonce: std::collections::HashMap<Address, u64>,
     /// Transactions already reported in `skipped`.
     reported: std::collections::HashSet<B256>,
     /// No further transaction fits.
@@ -386,6 +400,7 @@ impl Selection {
             gas_limit: limits.gas_limit.min(spec.block_gas_limit()),
             skipped: Vec::new(),
             included: Default::default(),
+            next_nonce: Default::default(),
             reported: Default::default(),
             full: false,
         }
@@ -402,7 +417,9 @@ impl Selection {
     /// (and once in `skipped`).
     fn fill(&mut self, run: &mut BlockRun<'_>, source: &mut (impl TxSource + ?Sized)) {
         while !self.full
-            && let Some(tx) = source.next_tx_unless(&|h| self.included.contains(h))
+            && let Some(tx) = source.next_tx_from(&|h| self.included.contains(h), &|sender| {
+                self.next_nonce.get(sender).copied()
+            })
         {
             if tx.signer() == GOLDEN_TOUCH_ADDRESS {
                 self.skip(&tx, SkipReason::GoldenTouchSender);
@@ -428,6 +445,7 @@ impl Selection {
             match run.apply_transaction(&tx) {
                 Ok(()) => {
                     self.included.insert(*tx.tx_hash());
+                    self.next_nonce.insert(tx.signer(), tx.nonce() + 1);
                 }
                 Err(e) => {
                     run.budget.remove_last(tx.inner());
