@@ -35,6 +35,12 @@ pub(crate) struct NodeArgs {
     #[arg(long = "revert-window", env = "TAIKO_PRECONF_REVERT_WINDOW")]
     #[serde(rename = "revert-window", skip_serializing_if = "Option::is_none")]
     pub(crate) revert_window: Option<u64>,
+    /// Sync each block to disk before it becomes `latest` (no block is lost to a power loss;
+    /// every import then waits for the disk's flush). Default: synced right after, on a thread
+    /// of its own; a killed process loses nothing either way.
+    #[arg(long = "sync-commits", env = "TAIKO_PRECONF_SYNC_COMMITS", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(rename = "sync-commits", skip_serializing_if = "Option::is_none")]
+    pub(crate) sync_commits: Option<bool>,
 
     /// JSON-RPC listen address, HTTP and WebSocket on one port [default: 127.0.0.1:8545].
     #[arg(long = "rpc.addr", env = "TAIKO_PRECONF_RPC_ADDR")]

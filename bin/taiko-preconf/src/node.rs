@@ -15,7 +15,7 @@ use taiko_preconf_exex::{
     signer::{LocalSigner, PreconfSigner},
 };
 use taiko_rpc::RpcConfig;
-use taiko_store::StoreOptions;
+use taiko_store::{CommitSync, StoreOptions};
 use tracing::info;
 
 use crate::config::NodeArgs;
@@ -202,6 +202,11 @@ pub(crate) async fn run(args: NodeArgs) -> Result<()> {
         spec,
         store: StoreOptions {
             revert_window: args.revert_window.unwrap_or(1024),
+            commit_sync: if args.sync_commits.unwrap_or(false) {
+                CommitSync::BeforeLatest
+            } else {
+                CommitSync::Background
+            },
             ..Default::default()
         },
         rpc,

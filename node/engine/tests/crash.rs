@@ -1,5 +1,7 @@
 //! Kill-and-reopen: a writer process is SIGKILLed at arbitrary points while committing blocks;
-//! every reopen must find a consistent head whose state root the rebuilt tries reproduce.
+//! every reopen must find a consistent head whose state root the rebuilt tries reproduce. Both
+//! commit modes are killed: a block log synced before `latest` moves, and one synced right after
+//! on the store's thread (the default) — a killed process must lose nothing in either.
 
 use alloy::primitives::Address;
 use std::{process::Command, sync::Arc, time::Duration};
@@ -8,15 +10,26 @@ use taiko_evm::{
     BuildLimits, IterSource,
     testing::{TxFactory, test_attributes},
 };
-use taiko_store::{Store, StoreOptions};
+use taiko_store::{CommitSync, Store, StoreOptions};
 
 const CHILD_ENV: &str = "TAIKO_CRASH_TEST_DIR";
+/// Set (to anything) for a child that syncs each commit before `latest` moves.
+const SYNC_ENV: &str = "TAIKO_CRASH_TEST_SYNC_BEFORE_LATEST";
+
+/// The options of a child writer: the commit mode its parent chose.
+fn child_options() -> StoreOptions {
+    let commit_sync = if std::env::var(SYNC_ENV).is_ok() {
+        CommitSync::BeforeLatest
+    } else {
+        CommitSync::Background
+    };
+    StoreOptions { commit_sync, ..Default::default() }
+}
 
 /// Opens the store and commits blocks of 200 transfers forever (until killed).
 fn write_forever(dir: &str) {
     let spec = Arc::new(ChainSpec::devnet());
-    let store =
-        Store::open(format!("{dir}/db.redb"), spec.clone(), StoreOptions::default()).unwrap();
+    let store = Store::open(format!("{dir}/db.redb"), spec.clone(), child_options()).unwrap();
     let mut f = TxFactory::new(spec.chain_id, devnet_accounts());
     let head = store.heads().unwrap().latest.number;
     // Resume nonces from the state.
@@ -68,11 +81,14 @@ fn kill_and_reopen_yields_a_consistent_head() {
     let exe = std::env::current_exe().unwrap();
     let mut last = 0;
     for (round, delay_ms) in [700u64, 1100, 450, 1600].into_iter().enumerate() {
-        let mut child = Command::new(&exe)
+        let mut child = Command::new(&exe);
+        child
             .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, dir.path())
-            .spawn()
-            .unwrap();
+            .env(CHILD_ENV, dir.path());
+        if round % 2 == 1 {
+            child.env(SYNC_ENV, "1");
+        }
+        let mut child = child.spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL, mid-write or not
         child.wait().unwrap();
@@ -106,8 +122,7 @@ const ABORT_ENV: &str = "TAIKO_CRASH_TEST_ABORT_DIR";
 /// applier has not written them all to the tables yet.
 fn commit_then_abort(dir: &str) {
     let spec = Arc::new(ChainSpec::devnet());
-    let store =
-        Store::open(format!("{dir}/db.redb"), spec.clone(), StoreOptions::default()).unwrap();
+    let store = Store::open(format!("{dir}/db.redb"), spec.clone(), child_options()).unwrap();
     let mut f = TxFactory::new(spec.chain_id, devnet_accounts());
     for n in 1..=8u64 {
         let txs: Vec<_> = (0..300)
@@ -130,13 +145,21 @@ fn abort_child_writer() {
 
 #[test]
 fn every_returned_commit_survives_an_abort() {
+    every_returned_commit_survives_an_abort_in(CommitSync::Background);
+    every_returned_commit_survives_an_abort_in(CommitSync::BeforeLatest);
+}
+
+fn every_returned_commit_survives_an_abort_in(mode: CommitSync) {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(&exe)
+    let mut child = Command::new(&exe);
+    child
         .args(["--exact", "abort_child_writer", "--nocapture", "--test-threads=1"])
-        .env(ABORT_ENV, dir.path())
-        .output()
-        .unwrap();
+        .env(ABORT_ENV, dir.path());
+    if mode == CommitSync::BeforeLatest {
+        child.env(SYNC_ENV, "1");
+    }
+    let out = child.output().unwrap();
     assert!(!out.status.success(), "the child aborts");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().find_map(|l| l.find("HEAD ").map(|i| &l[i..])).unwrap_or_else(|| {
@@ -152,7 +175,11 @@ fn every_returned_commit_survives_an_abort() {
     let spec = Arc::new(ChainSpec::devnet());
     let store = Store::open(dir.path().join("db.redb"), spec, StoreOptions::default()).unwrap();
     let head = store.heads().unwrap().latest;
-    assert_eq!((head.number, head.hash), (number, hash), "the head the child saw is back");
+    assert_eq!(
+        (head.number, head.hash),
+        (number, hash),
+        "{mode:?}: the head the child saw is back"
+    );
     let header = store.latest_header().unwrap();
     assert_eq!(store.trie_root(), header.state_root);
     assert_eq!(store.unapplied_blocks(), 0, "replayed into the tables at open");

@@ -218,7 +218,11 @@ pub struct ExExManager<Node> {
     handle: Option<ExExManagerHandle>,
     events_tx: mpsc::UnboundedSender<(usize, ExExEvent)>,
     events_rx: mpsc::UnboundedReceiver<(usize, ExExEvent)>,
+    barrier: Option<LogBarrier>,
 }
+
+/// Runs before each append to the write-ahead log (see [`ExExManager::log_after`]).
+pub type LogBarrier = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 impl<Node> std::fmt::Debug for ExExManager<Node> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -244,7 +248,18 @@ impl<Node: NodeComponents> ExExManager<Node> {
             handle: Some(ExExManagerHandle { tx }),
             events_tx,
             events_rx,
+            barrier: None,
         }
+    }
+
+    /// Makes every append to the write-ahead log wait for `barrier` first (on the log's writer
+    /// thread, so nothing else waits). The node passes the store's
+    /// [`wait_synced`](taiko_store::Store::wait_synced): the log then never holds a block the
+    /// store could lose in a power loss, so a replay after one never hands an ExEx a block above
+    /// the store's head. A failed barrier fails the manager, as a failed append does.
+    pub fn log_after(mut self, barrier: LogBarrier) -> Self {
+        self.barrier = Some(barrier);
+        self
     }
 
     /// The handle the engine notifies through.
@@ -320,8 +335,16 @@ impl<Node: NodeComponents> ExExManager<Node> {
                 n = self.incoming.recv() => {
                     let Some(n) = n else { return Ok(()) };
                     let started = std::time::Instant::now();
-                    let (wal, logged) = (self.wal.clone(), n.clone());
-                    let id = writer.run(move || wal.append(&logged)).await?.map_err(|e| ExExError::Wal(e.to_string()))?;
+                    let (wal, logged, barrier) = (self.wal.clone(), n.clone(), self.barrier.clone());
+                    let id = writer
+                        .run(move || {
+                            if let Some(barrier) = barrier {
+                                barrier().map_err(|e| format!("before logging: {e}"))?;
+                            }
+                            wal.append(&logged).map_err(|e| e.to_string())
+                        })
+                        .await?
+                        .map_err(ExExError::Wal)?;
                     debug!(target: "exex", wal_id = id, ms = started.elapsed().as_secs_f64() * 1e3, "logged notification");
                     for exex in &self.exexes {
                         let _ = exex.sender.send(n.clone());

@@ -169,3 +169,45 @@ async fn an_exex_that_returns_is_fatal() {
         Err(ExExError::DuplicateId(_))
     ));
 }
+
+/// The node makes every log append wait for the store's sync of the block log (`log_after`):
+/// a notification is neither logged nor delivered before its barrier passes, and a barrier
+/// that fails (a failed disk sync) stops the manager with that error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_appends_wait_for_the_barrier_and_a_failed_barrier_is_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.redb");
+    // 0: hold, 1: pass, 2: fail
+    let gate = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let barrier_gate = gate.clone();
+    let mut manager = ExExManager::new(Wal::open(&path).unwrap(), Nothing, Default::default())
+        .log_after(Arc::new(move || {
+            loop {
+                match barrier_gate.load(std::sync::atomic::Ordering::SeqCst) {
+                    0 => std::thread::sleep(Duration::from_millis(5)),
+                    1 => return Ok(()),
+                    _ => return Err("disk sync failed".into()),
+                }
+            }
+        }));
+    let mut rx = install(&mut manager, 0).await;
+    let handle = manager.handle();
+    let run = tokio::spawn(manager.run());
+    let first = ExExNotification::ChainCommitted { new: chain(1, 1, 1) };
+    handle.notify(first.clone()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rx.try_recv().is_err(), "delivered before the barrier passed");
+    gate.store(1, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(recv(&mut rx).await, first, "delivered once the barrier passed");
+
+    gate.store(2, std::sync::atomic::Ordering::SeqCst);
+    handle.notify(ExExNotification::ChainCommitted { new: chain(2, 1, 1) }).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), run).await.unwrap().unwrap();
+    match result {
+        Err(ExExError::Wal(reason)) => assert!(reason.contains("disk sync failed"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(rx.try_recv().is_err(), "nothing delivered past a failed barrier");
+    drop(handle);
+    assert_eq!(Wal::open(&path).unwrap().len().unwrap(), 1, "only the first was logged");
+}

@@ -134,7 +134,9 @@ pub async fn launch(config: NodeConfig) -> Result<RunningNode, LaunchError> {
     let wal = Wal::open(config.datadir.join("exex-wal.redb"))
         .map_err(|e| LaunchError::Wal(e.to_string()))?;
     let components = Components { store: store.clone(), pool: pool.clone() };
-    let mut manager = ExExManager::new(wal, components, heads.latest);
+    let synced = store.clone();
+    let mut manager = ExExManager::new(wal, components, heads.latest)
+        .log_after(Arc::new(move || synced.wait_synced().map_err(|e| e.to_string())));
     manager
         .install_exex("pool-maintenance", |ctx| async move { Ok(pool_maintenance(ctx)) })
         .await?;

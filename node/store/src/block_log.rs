@@ -1,10 +1,13 @@
 //! The block log: an append-only file that makes a block durable with one sequential write.
 //!
 //! [`Store::commit_block`](crate::Store::commit_block) appends the block (header, body, senders,
-//! receipts and state changes) here and syncs the file before the block becomes `latest`; the
-//! random writes into redb's tables happen afterwards on the store's applier thread. When the
-//! store opens, records above the tables' last applied block are replayed into them, so a kill
-//! at any point loses nothing that `commit_block` returned for.
+//! receipts and state changes) here before the block becomes `latest`, and the file is synced
+//! either then or by the store's sync thread right after (see
+//! [`CommitSync`](crate::CommitSync)); the random writes into redb's tables happen afterwards
+//! on the store's applier thread. When the store opens, records above the tables' last applied
+//! block are replayed into them, so a killed process loses nothing that `commit_block`
+//! returned for (the written bytes are in the kernel's page cache), and a power loss nothing
+//! that was synced.
 //!
 //! Each record is framed as `len: u32 LE ‖ crc32(payload): u32 LE ‖ payload`. Reading stops at
 //! the first record that is cut short or fails its checksum (a write torn by a crash), and the
@@ -28,6 +31,9 @@ pub(crate) struct BlockLog {
     records: usize,
     /// Bytes of whole records in the file.
     len: u64,
+    /// Records appended since the log was opened (never reset; the sync thread's progress is
+    /// counted against it).
+    appended: u64,
 }
 
 impl BlockLog {
@@ -61,20 +67,27 @@ impl BlockLog {
         }
         file.seek(SeekFrom::End(0))?;
         let records = payloads.len();
-        Ok((Self { file, records, len: pos as u64 }, payloads))
+        Ok((Self { file, records, len: pos as u64, appended: 0 }, payloads))
     }
 
-    /// Appends one record and syncs it to disk before returning. On failure the file is cut
-    /// back to its whole records, so that a later append does not follow a torn one.
-    pub(crate) fn append(&mut self, payload: &[u8]) -> std::io::Result<()> {
-        let result = self.write_record(payload);
+    /// Appends one record, synced to disk before returning when `sync` (otherwise it is in
+    /// the page cache, and [`Self::sync_handle`] syncs it). On failure the file is cut back to
+    /// its whole records, so that a later append does not follow a torn one. Returns the
+    /// number of records appended since the log was opened.
+    pub(crate) fn append(&mut self, payload: &[u8], sync: bool) -> std::io::Result<u64> {
+        let result = self.write_record(payload, sync);
         if result.is_err() {
             let _ = self.file.set_len(self.len);
         }
-        result
+        result.map(|()| self.appended)
     }
 
-    fn write_record(&mut self, payload: &[u8]) -> std::io::Result<()> {
+    /// A second handle on the file, for syncing it without holding the log.
+    pub(crate) fn sync_handle(&self) -> std::io::Result<File> {
+        self.file.try_clone()
+    }
+
+    fn write_record(&mut self, payload: &[u8], sync: bool) -> std::io::Result<()> {
         let len = u32::try_from(payload.len())
             .ok()
             .filter(|l| *l <= MAX_RECORD)
@@ -84,8 +97,11 @@ impl BlockLog {
         frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         frame.extend_from_slice(payload);
         self.file.write_all(&frame)?;
-        self.file.sync_data()?;
+        if sync {
+            self.file.sync_data()?;
+        }
         self.records += 1;
+        self.appended += 1;
         self.len += frame.len() as u64;
         Ok(())
     }
@@ -119,8 +135,8 @@ mod tests {
         let path = dir.path().join("blocks.log");
         let (mut log, old) = BlockLog::open(&path).unwrap();
         assert!(old.is_empty());
-        log.append(b"first").unwrap();
-        log.append(&[7u8; 1000]).unwrap();
+        log.append(b"first", true).unwrap();
+        log.append(&[7u8; 1000], true).unwrap();
         drop(log);
         let (log, got) = BlockLog::open(&path).unwrap();
         assert_eq!(got, vec![b"first".to_vec(), vec![7u8; 1000]]);
@@ -136,7 +152,7 @@ mod tests {
         let (mut log, got) = BlockLog::open(&path).unwrap();
         assert_eq!(got.len(), 2, "the torn record is not returned");
         assert_eq!(std::fs::metadata(&path).unwrap().len(), whole, "and is cut off");
-        log.append(b"after").unwrap();
+        log.append(b"after", false).unwrap(); // written, not synced: a reopen (no power loss) reads it
         drop(log);
         let (mut log, got) = BlockLog::open(&path).unwrap();
         assert_eq!(got.last().unwrap(), b"after");
@@ -152,7 +168,7 @@ mod tests {
         let path = dir.path().join("blocks.log");
         let (mut log, _) = BlockLog::open(&path).unwrap();
         for i in 0..3u8 {
-            log.append(&[i; 64]).unwrap();
+            log.append(&[i; 64], true).unwrap();
         }
         drop(log);
         let mut bytes = std::fs::read(&path).unwrap();
