@@ -15,6 +15,12 @@
 //!   thread while transactions arrive, and `build_payload` with the session's attributes on the
 //!   same `latest` only runs the last round and seals it. Any other `build_payload`, or a new
 //!   `latest`, drops the session.
+//! - **The tries and a session.** A session applies each round's state changes to the store's
+//!   tries as it goes (so sealing hashes only the last round's), which makes the tries hold
+//!   `latest` plus the session's block for the session's whole life. The engine therefore
+//!   starts a session only on settled tries and drops the session — which puts its rounds
+//!   back — before anything else touches them: a build or an import not through the session,
+//!   and any change of head.
 //! - [`EngineHandle::fork_choice_updated`] makes a known block the head: it appends, unwinds
 //!   or reorgs (unwind to the fork point, then execute and commit the new branch; if the branch
 //!   turns out invalid the old one is restored), moves `safe` and `finalized`, and reports the
@@ -406,15 +412,19 @@ impl Engine {
                 self.retired = Some(session);
                 built?
             }
-            _ => taiko_evm::build_block(
-                &self.spec,
-                &self.store,
-                &parent,
-                parent_hash,
-                &attrs,
-                source.as_mut(),
-                limits,
-            )?,
+            other => {
+                // a session holds its rounds in the tries until it is dropped
+                drop(other);
+                taiko_evm::build_block(
+                    &self.spec,
+                    &self.store,
+                    &parent,
+                    parent_hash,
+                    &attrs,
+                    source.as_mut(),
+                    limits,
+                )?
+            }
         };
         let block = built.outcome.executed.clone();
         let encoded_txs = built.outcome.encoded_txs.clone();
@@ -429,6 +439,8 @@ impl Engine {
         on_round: Option<RoundHook>,
     ) -> Result<(), EngineError> {
         self.session = None;
+        // the session applies its rounds to the tries: they must hold `latest` exactly
+        self.settle_trie(None);
         let (parent, parent_hash) = self.latest()?;
         self.session = Some(BuildSession::start(
             self.spec.clone(),
@@ -464,6 +476,9 @@ impl Engine {
         if let Some(status) = self.import_through_session(&block, &senders, parent_hash) {
             return Ok(status);
         }
+        // another block on our parent: a session (another preconfer's block, or ours for a
+        // later tick) holds its rounds in the tries, which the import needs clean
+        self.session = None;
         match taiko_evm::import_block(
             &self.spec,
             &self.store,
@@ -576,6 +591,9 @@ impl Engine {
     }
 
     fn set_head(&mut self, head: B256, heads: Heads) -> Result<(), EngineError> {
+        // The head moves, so a session on the old one is useless, and its rounds sit in the
+        // tries that the unwinds and imports below use.
+        self.session = None;
         // Canonical ancestor: a plain revert.
         if let Some(number) = self.store.block_number(head)? {
             if number < heads.finalized.number {

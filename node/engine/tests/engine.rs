@@ -562,3 +562,91 @@ async fn a_follower_finishes_a_block_whose_transactions_it_executed_ahead() {
     b.engine.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
     assert_eq!(b.store.trie_root(), next.header().state_root);
 }
+
+/// A session applies each round's state changes to the tries as it goes (so the seal hashes
+/// only the last round's). Rounds that create a contract, write fresh storage slots, zero one
+/// (a deletion) and move balances must seal to exactly the block one build makes, on the
+/// preconfer and on a follower that executed the rounds ahead; a session that turns out not to
+/// be the received block puts every round back before the block is imported in full; and a
+/// session abandoned by a new head leaves nothing behind either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rounds_applied_to_the_tries_seal_to_the_single_build_root() {
+    let a = node().await; // preconfer, builds in rounds
+    let b = node().await; // follower, executes the rounds ahead
+    let c = node().await; // builds the same block at once
+    let d = node().await; // follower whose session went another way
+    let spec = a.store.chain_spec().clone();
+    let limits = BuildLimits::from_spec(&spec);
+    let genesis_root = a.store.trie_root();
+    let mut f = TxFactory::new(167_010, devnet_accounts());
+    let (one, two, three) = (f.address(1), f.address(2), f.address(3));
+    let (deploy, token) = f.deploy_token(0, alloy::primitives::U256::from(1_000u64));
+    let rounds: Vec<Vec<Recovered<TxEnvelope>>> = vec![
+        vec![deploy],
+        // fresh slots for 1, a plain transfer
+        vec![f.token_transfer(0, token, one, 5), f.transfer(1, Address::repeat_byte(9), 1)],
+        // 1's slot back to zero (deleted), a fresh slot for 3
+        vec![f.token_transfer(1, token, two, 5), f.token_transfer(0, token, three, 7)],
+    ];
+    // (1's slot stays deleted: nothing after round 3 writes it)
+    let last = vec![
+        f.token_transfer(2, token, Address::repeat_byte(0x33), 2),
+        f.transfer(3, Address::repeat_byte(9), 2),
+    ];
+    let all: Vec<_> = rounds.iter().flatten().chain(&last).cloned().collect();
+    let source = |v: Vec<Recovered<TxEnvelope>>| Box::new(IterSource(v.into_iter()));
+
+    a.engine.start_build(test_attributes(2), limits, None).await.unwrap();
+    b.engine.start_build(test_attributes(2), limits, None).await.unwrap();
+    for round in &rounds {
+        a.engine.append_build(source(round.clone())).unwrap();
+        b.engine.append_build(source(round.clone())).unwrap();
+    }
+    let built = a.engine.build_payload(test_attributes(2), source(last), limits).await.unwrap();
+    let once =
+        c.engine.build_payload(test_attributes(2), source(all.clone()), limits).await.unwrap();
+    let block = built.block.block.clone();
+    assert_eq!(block.hash(), once.block.block.hash(), "rounds seal to the single build's block");
+    assert_eq!(block.transactions().len(), 1 + all.len(), "every transaction went in");
+    for (i, r) in built.block.receipts.iter().enumerate() {
+        assert!(alloy::consensus::TxReceipt::status(r), "transaction {i} succeeded");
+    }
+    assert_ne!(block.header().state_root, genesis_root);
+
+    // the follower that executed the rounds ahead finishes through its session
+    assert_eq!(b.engine.new_payload(block.clone(), None).await.unwrap(), PayloadStatus::Valid);
+    assert_eq!(b.engine.session_imports(), 1);
+
+    // a follower whose session executed something else: not a prefix, so the session puts its
+    // rounds back and the block is imported in full, from clean tries
+    d.engine.start_build(test_attributes(2), limits, None).await.unwrap();
+    d.engine.append_build(source(rounds[0].clone())).unwrap();
+    let mut g = TxFactory::new(167_010, devnet_accounts());
+    g.set_nonce(0, 1); // after the deploy: a token transfer the block does not hold
+    d.engine.append_build(source(vec![g.token_transfer(0, token, three, 99)])).unwrap();
+    assert_eq!(d.engine.new_payload(block.clone(), None).await.unwrap(), PayloadStatus::Valid);
+    assert_eq!(d.engine.session_imports(), 0, "imported in full");
+
+    let head = block.hash();
+    for n in [&a, &b, &c, &d] {
+        n.engine.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
+        assert_eq!(n.store.trie_root(), block.header().state_root);
+    }
+
+    // a session on the new head, with storage rounds, abandoned when the head goes back: the
+    // revert finds the tries holding the head's state, and genesis comes back exactly
+    d.engine.start_build(test_attributes(4), limits, None).await.unwrap();
+    d.engine.append_build(source(vec![f.token_transfer(0, token, two, 1)])).unwrap();
+    d.engine.append_build(source(vec![f.token_transfer(3, token, one, 7)])).unwrap();
+    let genesis = d.store.canonical_hash(0).unwrap().unwrap();
+    d.engine
+        .fork_choice_updated(ForkchoiceState { head: genesis, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(d.store.trie_root(), genesis_root);
+    // and a session started on that head can be built on as usual
+    d.engine.start_build(test_attributes(2), limits, None).await.unwrap();
+    let again =
+        d.engine.build_payload(test_attributes(2), source(all), limits).await.unwrap().block.block;
+    assert_eq!(again.hash(), head, "the same block again, from the same state");
+}

@@ -108,6 +108,57 @@ pub(crate) struct BlockRun<'a> {
     started: std::time::Instant,
 }
 
+/// What a build session applied to the store's tries round by round ([`BlockRun::take_round_changes`]),
+/// so that sealing hashes only what the last round touched. Dropping it (or [`Self::reset`])
+/// puts the tries back: a session that is abandoned, does not match a received block or fails
+/// to seal leaves no trace in them. A round whose changes cannot be applied (a corrupted leaf)
+/// puts everything back and stops the rounds; the block is then sealed from its whole changes,
+/// as a single build does.
+pub(crate) struct AppliedRounds<'s> {
+    store: &'s Store,
+    undo: Option<TrieUndo>,
+    failed: bool,
+}
+
+impl<'s> AppliedRounds<'s> {
+    pub(crate) fn new(store: &'s Store) -> Self {
+        Self { store, undo: None, failed: false }
+    }
+
+    /// Applies a round's changes (and hashes the tries, while the session waits for the next
+    /// round anyway).
+    pub(crate) fn apply(&mut self, changes: &StateChanges) {
+        if self.failed {
+            return;
+        }
+        match self.store.apply_to_trie(changes) {
+            Ok((_, undo)) => self.undo.get_or_insert_default().then(undo),
+            Err(error) => {
+                tracing::warn!(target: "evm::build", %error, "a round's changes do not apply to the tries; sealing from the whole block's changes");
+                self.reset();
+                self.failed = true;
+            }
+        }
+    }
+
+    /// Puts the tries back as they were before the first round.
+    pub(crate) fn reset(&mut self) {
+        if let Some(undo) = self.undo.take() {
+            self.store.undo_trie(undo);
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.undo.is_some() && !self.failed
+    }
+}
+
+impl Drop for AppliedRounds<'_> {
+    fn drop(&mut self) {
+        self.reset();
+    }
+}
+
 /// Base fee and anchor nonce for the next block, read from the state at the parent.
 pub(crate) fn next_block_params(
     spec: &ChainSpec,
@@ -237,12 +288,28 @@ impl<'a> BlockRun<'a> {
     /// The tx list is never compressed here: the builder's budget already guarantees that it
     /// fits, and the proposer compresses a whole turn's list when it proposes, off the
     /// preconfirmation path.
+    /// The changes of the transactions executed since the last call (or since the block
+    /// started), in the form the tries take ([`StateChanges::from_transitions`]); revm's
+    /// transitions are merged into the block's bundle afterwards, so the next call sees only
+    /// what comes next. The bundle, and so the block's [`StateChanges`], are unchanged by it.
+    pub(crate) fn take_round_changes(&mut self) -> StateChanges {
+        let db = self.exec.evm_mut().db_mut();
+        let changes =
+            db.transition_state.as_ref().map(StateChanges::from_transitions).unwrap_or_default();
+        db.merge_transitions(BundleRetention::PlainState);
+        changes
+    }
+
+    /// Seals the block. With `rounds` holding what a session applied to the tries round by
+    /// round, only the changes since the last round are applied and hashed; otherwise the
+    /// whole block's changes are. On success the outcome's undo record covers both.
     pub(crate) fn finish(
         self,
         store: &Store,
         parent: &ParentInfo<'_>,
         attrs: &BlockAttributes,
         precomputed: Precomputed,
+        rounds: Option<&mut AppliedRounds<'_>>,
     ) -> Result<(Header, ExecutionOutcome), BlockExecutionError> {
         let Self {
             spec,
@@ -268,6 +335,12 @@ impl<'a> BlockRun<'a> {
         let shares = [(coinbase, coinbase_share), (spec.treasury(), treasury_share)];
         db.increment_balances(shares.into_iter().filter(|(_, v)| *v > 0))
             .map_err(BlockExecutionError::other)?;
+        let rounds = rounds.filter(|r| r.active());
+        let since_rounds = rounds
+            .is_some()
+            .then(|| db.transition_state.as_ref().map(StateChanges::from_transitions))
+            .flatten()
+            .unwrap_or_default();
         db.merge_transitions(BundleRetention::Reverts);
         let bundle = db.take_bundle();
         let changes = StateChanges::from_bundle(&bundle);
@@ -288,7 +361,14 @@ impl<'a> BlockRun<'a> {
                         .unwrap_or_else(|| calculate_transaction_root(&txs));
                     (receipts_root, logs_bloom, transactions_root, t.elapsed())
                 });
-                let root = store.apply_to_trie(&changes);
+                let root = match rounds {
+                    Some(rounds) => store.apply_to_trie(&since_rounds).map(|(root, last)| {
+                        let mut undo = rounds.undo.take().expect("active rounds hold an undo");
+                        undo.then(last);
+                        (root, undo)
+                    }),
+                    None => store.apply_to_trie(&changes),
+                };
                 (root, side.join().expect("commitment thread does not panic"))
             });
         let (state_root, trie_undo) = root.map_err(BlockExecutionError::other)?;

@@ -340,8 +340,9 @@ pub fn build_block(
     let mut selection = Selection::new(spec, limits);
     selection.fill(&mut run, source);
     let selected = started.elapsed();
-    let (_, outcome) =
-        run.finish(store, &parent_info, attrs, Default::default()).map_err(execute::build_error)?;
+    let (_, outcome) = run
+        .finish(store, &parent_info, attrs, Default::default(), None)
+        .map_err(execute::build_error)?;
     debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), skipped = selection.skipped.len(), selection_and_execution_ms = selected.as_secs_f64() * 1e3, timings = ?outcome.timings, "built block");
     Ok(BuiltBlock { outcome, skipped: selection.skipped })
 }
@@ -568,6 +569,7 @@ pub fn import_block(
             &parent_info,
             &attrs,
             commitments::Precomputed { transactions_root: Some(transactions_root), receipts: None },
+            None,
         )
         .map_err(|e| ImportError::Execution(e.to_string()))?;
     outcome.timings.tx_list = tx_list_time;

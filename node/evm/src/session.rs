@@ -4,9 +4,14 @@
 //! transaction that arrived during the block time right at the tick, on the latency path of
 //! each of them. A [`BuildSession`] starts the block as soon as its parent is `latest` —
 //! environment, system calls, anchor — and executes candidates as they arrive, in rounds
-//! ([`BuildSession::append`]), on its own thread. At the tick, [`BuildSession::finish`] runs a
-//! last round for what arrived since, then the state root and the header: the work left on the
-//! latency path is what arrived in the last round, not the whole block.
+//! ([`BuildSession::append`]), on its own thread, and applies each round's state changes to the
+//! store's tries, hashing them while it waits for the next round. At the tick,
+//! [`BuildSession::finish`] runs a last round for what arrived since, applies and hashes its
+//! changes, and seals the header: the work left on the latency path is what arrived in the last
+//! round, not the whole block. While a session lives, the store's tries hold its block on top
+//! of `latest`; dropping the session (or a failed seal, or a received block it does not match)
+//! puts them back, so the owner — the engine — must drop it before it touches the tries for
+//! anything else.
 //!
 //! Each round draws from a fresh best-first source (the pool). Candidates already in the
 //! block are passed over by hash, so the block is the one a single build would have made from
@@ -17,7 +22,7 @@
 use crate::{
     BlockAttributes, BuildError, BuildLimits, BuiltBlock, IterSource, Selection, TxSource,
     commitments::BlockCommitments,
-    execute::{ParentInfo, build_error},
+    execute::{AppliedRounds, ParentInfo, build_error},
     prepare_build, start_build,
 };
 use alloy::{
@@ -73,8 +78,9 @@ impl std::fmt::Debug for Round {
 }
 
 impl BuildSession {
-    /// Starts a block on `parent`, which must be the store's `latest`: returns once the
-    /// environment, the system calls and the anchor have executed (or failed).
+    /// Starts a block on `parent`, which must be the store's `latest`, with the store's tries
+    /// holding its state and nothing else (checked): returns once the environment, the system
+    /// calls and the anchor have executed (or failed).
     pub fn start(
         spec: Arc<ChainSpec>,
         store: Arc<Store>,
@@ -121,8 +127,8 @@ impl BuildSession {
     }
 
     /// Runs the queued rounds and a last one from `last`, then finishes the block: state
-    /// changes, state root (through the store's tries, as [`crate::build_block`] does) and
-    /// header. The caller must not touch the store's tries meanwhile.
+    /// changes, state root (the tries already hold the earlier rounds; the last round's changes
+    /// are applied and hashed now) and header. The outcome's undo record puts back every round.
     ///
     /// The session is spent afterwards. Its thread replies first and then drops the block's
     /// working state (the EVM's caches, the cached tries, the state snapshot: a few
@@ -193,6 +199,15 @@ fn run_session(
 ) {
     let SessionCtx { spec, store, parent, parent_hash } = ctx;
     let started = std::time::Instant::now();
+    // the rounds go into the tries on top of the parent's state: nothing else may be in them
+    let root = store.trie_root();
+    if root != parent.state_root {
+        let _ = ready.send(Err(BuildError::Execution(format!(
+            "the tries hold {root}, not the parent's state root {}",
+            parent.state_root
+        ))));
+        return;
+    }
     let state = match prepare_build(store, parent, parent_hash, attrs) {
         Ok(s) => s,
         Err(e) => {
@@ -213,6 +228,8 @@ fn run_session(
     }
     let mut selection = Selection::new(spec, limits);
     let mut commitments = BlockCommitments::default();
+    // the tries follow the block round by round; dropped (the tries put back) unless sealed
+    let mut applied = AppliedRounds::new(store);
     let mut count = 0usize;
     while let Ok(round) = rounds.recv() {
         count += 1;
@@ -228,6 +245,8 @@ fn run_session(
                     // hash the round's transactions and receipts now, not at the seal
                     commitments.extend(&run.txs, run.receipts());
                     commitments.roots();
+                    // and its state: the seal hashes only what the last round touches
+                    applied.apply(&run.take_round_changes());
                 }
                 continue;
             }
@@ -257,6 +276,8 @@ fn run_session(
                     _ => None,
                 };
                 let (true, Some(rest)) = (prefix, rest) else {
+                    // the engine imports the block in full next: the tries must be clean first
+                    applied.reset();
                     let _ = reply.send(Ok(None));
                     return;
                 };
@@ -269,7 +290,13 @@ fn run_session(
         commitments.extend(&run.txs, run.receipts());
         let precomputed = commitments.roots();
         let last_round = sealing.elapsed();
-        let result = run.finish(store, &parent_info, attrs, precomputed).map_err(build_error);
+        let result = run
+            .finish(store, &parent_info, attrs, precomputed, Some(&mut applied))
+            .map_err(build_error);
+        if result.is_err() {
+            // before the reply: the engine may build or import in full next
+            applied.reset();
+        }
         if let Ok((_, outcome)) = &result {
             debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), rounds = count, open_ms = started.elapsed().as_secs_f64() * 1e3, last_round_ms = last_round.as_secs_f64() * 1e3, finish_ms = sealing.elapsed().as_secs_f64() * 1e3, timings = ?outcome.timings, "built block in a session");
         }

@@ -1,7 +1,7 @@
 //! State changes of a block (or of an unwind), in the shape the store and the trie consume.
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use revm::database::BundleState;
+use revm::database::{BundleState, TransitionState};
 
 /// An account's fields as stored (its storage lives in its own table and trie).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,6 +91,34 @@ impl StateChanges {
         }
         for (hash, code) in &bundle.contracts {
             out.contracts.push((*hash, code.original_bytes()));
+        }
+        out.sort();
+        out
+    }
+
+    /// The present values of everything `transitions` touched — the transactions executed
+    /// since revm last merged its transitions — for the tries: every account it holds with
+    /// its current fields (`None`: it does not exist), and every slot with its current value,
+    /// after clearing the account's storage where a transition destroyed it. Unchanged values
+    /// are included (setting a trie key to its value changes no root); code is left out (the
+    /// tries do not hold it). A build session applies these round by round, so that sealing
+    /// only hashes what the last round touched; applied in order, they leave the tries exactly
+    /// where [`Self::from_bundle`] of the whole block would.
+    pub fn from_transitions(transitions: &TransitionState) -> Self {
+        let mut out = Self::default();
+        for (address, t) in &transitions.transitions {
+            let info = t.info.as_ref().map(|i| Account {
+                nonce: i.nonce,
+                balance: i.balance,
+                code_hash: i.code_hash,
+            });
+            out.accounts.push((*address, info));
+            let wiped = t.storage_was_destroyed;
+            let slots: Vec<(U256, U256)> =
+                t.storage.iter().map(|(k, s)| (*k, s.present_value)).collect();
+            if wiped || !slots.is_empty() {
+                out.storage.push((*address, StorageChanges { wiped, slots }));
+            }
         }
         out.sort();
         out

@@ -23,13 +23,27 @@ pub struct StateTrie {
     storages: HashMap<B256, Trie>,
 }
 
-/// What [`StateTrie::apply`] replaced, to put it back.
+/// What [`StateTrie::apply`] replaced, to put it back: one step per `apply`, undone
+/// newest first ([`TrieUndo::then`] joins the undo records of consecutive applies).
 #[derive(Debug, Default)]
 #[must_use = "an undo record must be applied or dropped deliberately"]
 pub struct TrieUndo {
+    steps: Vec<UndoStep>,
+}
+
+#[derive(Debug, Default)]
+struct UndoStep {
     accounts: Vec<(B256, Option<Vec<u8>>)>,
     storage: Vec<(B256, B256, Option<Vec<u8>>)>,
     wiped: Vec<(B256, Trie)>,
+}
+
+impl TrieUndo {
+    /// Appends the undo record of an `apply` made after the ones this record undoes, so that
+    /// undoing the result puts back what was there before all of them.
+    pub fn then(&mut self, later: TrieUndo) {
+        self.steps.extend(later.steps);
+    }
 }
 
 /// The trie could not be updated: an account leaf did not decode (a corrupted trie).
@@ -72,7 +86,24 @@ impl StateTrie {
 
     /// Applies `changes` and returns the new root and the undo record.
     pub fn apply(&mut self, changes: &StateChanges) -> Result<(B256, TrieUndo), CorruptLeaf> {
-        let mut undo = TrieUndo::default();
+        let mut undo = UndoStep::default();
+        let result = self.apply_step(changes, &mut undo);
+        let undo = TrieUndo { steps: vec![undo] };
+        match result {
+            Ok(()) => Ok((self.accounts.root(), undo)),
+            Err(e) => {
+                // put back what was set before the corrupted leaf was found
+                self.undo(undo);
+                Err(e)
+            }
+        }
+    }
+
+    fn apply_step(
+        &mut self,
+        changes: &StateChanges,
+        undo: &mut UndoStep,
+    ) -> Result<(), CorruptLeaf> {
         let mut dirty: BTreeSet<Address> = BTreeSet::new();
         for (addr, st) in &changes.storage {
             let hashed = keccak256(addr);
@@ -120,11 +151,17 @@ impl StateTrie {
             let old = self.accounts.set(&hashed, leaf);
             undo.accounts.push((hashed, old));
         }
-        Ok((self.accounts.root(), undo))
+        Ok(())
     }
 
-    /// Puts back what an [`apply`](Self::apply) replaced.
+    /// Puts back what the [`apply`](Self::apply) calls behind `undo` replaced.
     pub fn undo(&mut self, undo: TrieUndo) {
+        for step in undo.steps.into_iter().rev() {
+            self.undo_step(step);
+        }
+    }
+
+    fn undo_step(&mut self, undo: UndoStep) {
         for (hashed, old) in undo.accounts.into_iter().rev() {
             self.accounts.set(&hashed, old);
         }
