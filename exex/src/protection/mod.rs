@@ -4,7 +4,7 @@
 //! commitment signed there: its EIP-712 signing digest, and for audit its parent digest and
 //! tx-list hash. [`ProtectionDb::authorize`] runs before every signature:
 //!
-//! - no record at that height → the record is written and **committed durably (fsync)**, then
+//! - no record at that height → the record is written and **made durable (fdatasync)**, then
 //!   signing may proceed;
 //! - the same digest → signing may proceed (re-signing the same commitment is harmless, e.g.
 //!   after a crash between signing and publishing);
@@ -15,10 +15,26 @@
 //! different signature at a height. The interchange file ([`Interchange`]) moves the records
 //! between machines; importing never removes or replaces a record, so a height recorded on
 //! either side stays blocked for any other commitment.
+//!
+//! A new record is made durable in a journal beside the database first ([`journal`]: one write
+//! and one `fdatasync` into a file whose blocks are allocated up front, instead of a redb commit
+//! on the path between sealing a block and publishing it), and a thread of the database copies
+//! it into redb afterwards. Until then it is *pending*: every question — authorize, record,
+//! payload — looks at the pending records first, and export, import and pruning wait until
+//! there are none. Opening the database copies what the journal holds into redb before
+//! anything else. A record that does not fit in the journal is committed to redb directly.
 
-use std::path::Path;
+mod journal;
+
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy::primitives::{Address, B256};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -155,21 +171,98 @@ pub struct ImportReport {
     pub conflicts: usize,
 }
 
+type Key = ([u8; 20], u64, u64);
+
+/// A record made durable in the journal and not yet in redb.
+#[derive(Debug, Clone)]
+struct Pending {
+    record: SignedRecord,
+    payload: Option<Arc<Vec<u8>>>,
+}
+
+/// What the database and its flusher thread share.
+#[derive(Debug)]
+struct Inner {
+    db: Database,
+    hot: Mutex<Hot>,
+    /// Signalled whenever `hot` changes.
+    changed: Condvar,
+}
+
+#[derive(Debug)]
+struct Hot {
+    /// `None` after a journal write failed to start over: records then go to redb directly.
+    journal: Option<journal::Journal>,
+    pending: BTreeMap<Key, Pending>,
+    stop: bool,
+}
+
 /// The slashing-protection database.
 #[derive(Debug)]
 pub struct ProtectionDb {
-    db: Database,
+    inner: Arc<Inner>,
+    flusher: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ProtectionDb {
-    /// Opens (or creates) the database file.
+    /// Opens (or creates) the database file and its journal (the same path with the extension
+    /// `journal`), copying into the database any record the journal holds that it lacks.
     pub fn open(path: &Path) -> Result<Self, ProtectionError> {
+        Self::open_inner(path, true)
+    }
+
+    fn open_inner(path: &Path, flush: bool) -> Result<Self, ProtectionError> {
         let db = Database::create(path).map_err(db_err)?;
         let w = db.begin_write().map_err(db_err)?;
         w.open_table(SIGNED).map_err(db_err)?;
         w.open_table(PAYLOADS).map_err(db_err)?;
         w.commit().map_err(db_err)?;
-        Ok(Self { db })
+        let journal_path = path.with_extension("journal");
+        let (mut journal, entries) =
+            journal::Journal::open(&journal_path, journal::JOURNAL_BYTES).map_err(db_err)?;
+        if !entries.is_empty() {
+            let pending: Vec<_> = entries
+                .into_iter()
+                .map(|e| {
+                    let key = (e.signer, e.chain_id, e.height);
+                    let record = SignedRecord::from_bytes(&e.record);
+                    (key, Pending { record, payload: e.payload.map(Arc::new) })
+                })
+                .collect();
+            let replayed = pending.len();
+            write_pending(&db, &pending)?;
+            tracing::info!(target: "preconf::protection", replayed, "copied the journal's records into the database");
+        }
+        journal.start_over(journal::JOURNAL_BYTES).map_err(db_err)?;
+        let inner = Arc::new(Inner {
+            db,
+            hot: Mutex::new(Hot { journal: Some(journal), pending: BTreeMap::new(), stop: false }),
+            changed: Condvar::new(),
+        });
+        let flusher = if flush {
+            let inner = inner.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("protection-flush".into())
+                    .spawn(move || inner.run_flusher())
+                    .map_err(db_err)?,
+            )
+        } else {
+            None
+        };
+        Ok(Self { inner, flusher })
+    }
+
+    /// Waits until no record is pending (all are in redb) and returns the lock that keeps it so.
+    fn flushed(&self) -> Result<MutexGuard<'_, Hot>, ProtectionError> {
+        let mut hot = self.inner.hot.lock();
+        while !hot.pending.is_empty() {
+            if self.flusher.is_none() {
+                return Err(ProtectionError::Db("records are pending and nothing flushes".into()));
+            }
+            self.inner.changed.wait(&mut hot);
+        }
+        Ok(hot)
     }
 
     /// The record at a height, if any.
@@ -179,11 +272,17 @@ impl ProtectionDb {
         chain_id: u64,
         height: u64,
     ) -> Result<Option<SignedRecord>, ProtectionError> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let key = (signer.0.0, chain_id, height);
+        if let Some(p) = self.inner.hot.lock().pending.get(&key) {
+            return Ok(Some(p.record));
+        }
+        self.stored_record(key)
+    }
+
+    fn stored_record(&self, key: Key) -> Result<Option<SignedRecord>, ProtectionError> {
+        let r = self.inner.db.begin_read().map_err(db_err)?;
         let t = r.open_table(SIGNED).map_err(db_err)?;
-        Ok(t.get((signer.0.0, chain_id, height))
-            .map_err(db_err)?
-            .map(|v| SignedRecord::from_bytes(&v.value())))
+        Ok(t.get(key).map_err(db_err)?.map(|v| SignedRecord::from_bytes(&v.value())))
     }
 
     /// Decides whether `signer` may sign `record` at `height`, recording it durably first if it
@@ -217,9 +316,13 @@ impl ProtectionDb {
         chain_id: u64,
         height: u64,
     ) -> Result<Option<Vec<u8>>, ProtectionError> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let key = (signer.0.0, chain_id, height);
+        if let Some(p) = self.inner.hot.lock().pending.get(&key) {
+            return Ok(p.payload.as_ref().map(|p| p.to_vec()));
+        }
+        let r = self.inner.db.begin_read().map_err(db_err)?;
         let t = r.open_table(PAYLOADS).map_err(db_err)?;
-        Ok(t.get((signer.0.0, chain_id, height)).map_err(db_err)?.map(|v| v.value().to_vec()))
+        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
     }
 
     fn authorize_inner(
@@ -230,31 +333,47 @@ impl ProtectionDb {
         record: SignedRecord,
         payload: Option<&[u8]>,
     ) -> Result<Authorized, ProtectionError> {
-        let mut w = self.db.begin_write().map_err(db_err)?;
-        w.set_durability(Durability::Immediate);
-        {
-            let mut t = w.open_table(SIGNED).map_err(db_err)?;
-            let key = (signer.0.0, chain_id, height);
-            if let Some(existing) = t.get(key).map_err(db_err)? {
-                let existing = SignedRecord::from_bytes(&existing.value());
-                return if existing.signing_root == record.signing_root {
-                    Ok(Authorized::AlreadySigned)
-                } else {
-                    tracing::error!(target: "preconf::protection", %signer, chain_id, height, recorded = %existing.signing_root, requested = %record.signing_root, "refused a second commitment at a signed height");
-                    Err(ProtectionError::Conflict {
-                        chain_id,
-                        height,
-                        recorded: existing.signing_root,
-                        requested: record.signing_root,
-                    })
-                };
-            }
-            t.insert(key, record.to_bytes()).map_err(db_err)?;
-            if let Some(p) = payload {
-                w.open_table(PAYLOADS).map_err(db_err)?.insert(key, p).map_err(db_err)?;
+        // one decision at a time: the lock is held from the check to the durable write
+        let mut hot = self.inner.hot.lock();
+        let key = (signer.0.0, chain_id, height);
+        let existing = match hot.pending.get(&key) {
+            Some(p) => Some(p.record),
+            None => self.stored_record(key)?,
+        };
+        if let Some(existing) = existing {
+            return if existing.signing_root == record.signing_root {
+                Ok(Authorized::AlreadySigned)
+            } else {
+                tracing::error!(target: "preconf::protection", %signer, chain_id, height, recorded = %existing.signing_root, requested = %record.signing_root, "refused a second commitment at a signed height");
+                Err(ProtectionError::Conflict {
+                    chain_id,
+                    height,
+                    recorded: existing.signing_root,
+                    requested: record.signing_root,
+                })
+            };
+        }
+        if let Some(journal) = hot.journal.as_mut() {
+            let entry = journal::Entry {
+                signer: key.0,
+                chain_id,
+                height,
+                record: record.to_bytes(),
+                payload: payload.map(<[u8]>::to_vec),
+            };
+            // a failed write signs nothing; whatever part of it reached the disk only blocks
+            // this height for other commitments, which is the safe side
+            if journal.append(&entry).map_err(db_err)? {
+                let payload = entry.payload.map(Arc::new);
+                hot.pending.insert(key, Pending { record, payload });
+                drop(hot);
+                self.inner.changed.notify_all();
+                return Ok(Authorized::New);
             }
         }
-        w.commit().map_err(db_err)?;
+        // too large for the journal (or no journal): a durable commit of its own
+        let pending = [(key, Pending { record, payload: payload.map(|p| Arc::new(p.to_vec())) })];
+        write_pending(&self.inner.db, &pending)?;
         Ok(Authorized::New)
     }
 
@@ -269,7 +388,8 @@ impl ProtectionDb {
         chain_id: u64,
         height: u64,
     ) -> Result<usize, ProtectionError> {
-        let w = self.db.begin_write().map_err(db_err)?;
+        let _hot = self.flushed()?;
+        let w = self.inner.db.begin_write().map_err(db_err)?;
         let dropped = {
             let mut t = w.open_table(PAYLOADS).map_err(db_err)?;
             let range = (signer.0.0, chain_id, 0)..=(signer.0.0, chain_id, height);
@@ -287,7 +407,8 @@ impl ProtectionDb {
 
     /// Every record, as an interchange file.
     pub fn export(&self) -> Result<Interchange, ProtectionError> {
-        let r = self.db.begin_read().map_err(db_err)?;
+        let _hot = self.flushed()?;
+        let r = self.inner.db.begin_read().map_err(db_err)?;
         let t = r.open_table(SIGNED).map_err(db_err)?;
         let mut data: Vec<InterchangeSigner> = Vec::new();
         for row in t.iter().map_err(db_err)? {
@@ -324,7 +445,8 @@ impl ProtectionDb {
             )));
         }
         let mut report = ImportReport::default();
-        let mut w = self.db.begin_write().map_err(db_err)?;
+        let _hot = self.flushed()?;
+        let mut w = self.inner.db.begin_write().map_err(db_err)?;
         w.set_durability(Durability::Immediate);
         {
             let mut t = w.open_table(SIGNED).map_err(db_err)?;
@@ -346,6 +468,94 @@ impl ProtectionDb {
         }
         w.commit().map_err(db_err)?;
         Ok(report)
+    }
+}
+
+/// Writes records (and their payloads) that redb may lack, in one durable commit. A record
+/// redb already holds is left as it is (the same one, replayed from the journal again).
+fn write_pending(db: &Database, pending: &[(Key, Pending)]) -> Result<(), ProtectionError> {
+    let mut w = db.begin_write().map_err(db_err)?;
+    w.set_durability(Durability::Immediate);
+    {
+        let mut signed = w.open_table(SIGNED).map_err(db_err)?;
+        let mut payloads = w.open_table(PAYLOADS).map_err(db_err)?;
+        for (key, p) in pending {
+            let existing =
+                signed.get(*key).map_err(db_err)?.map(|v| SignedRecord::from_bytes(&v.value()));
+            match existing {
+                Some(e) if e.signing_root != p.record.signing_root => {
+                    // cannot happen (a journaled record was checked against redb first); keep
+                    // redb's: the height stays blocked either way
+                    tracing::error!(target: "preconf::protection", height = key.2, kept = %e.signing_root, journaled = %p.record.signing_root, "the journal and the database disagree at a height");
+                    continue;
+                }
+                Some(_) => {}
+                None => {
+                    signed.insert(*key, p.record.to_bytes()).map_err(db_err)?;
+                }
+            }
+            if let Some(payload) = &p.payload {
+                payloads.insert(*key, payload.as_slice()).map_err(db_err)?;
+            }
+        }
+    }
+    w.commit().map_err(db_err)
+}
+
+impl Inner {
+    /// The flusher: copies pending records into redb (durably, in batches) and starts the
+    /// journal over whenever nothing is pending; on drop, flushes what is left and ends. A
+    /// failed copy is retried (the records stay durable in the journal meanwhile).
+    fn run_flusher(&self) {
+        // the copy is not on anyone's path; the journal already made the records durable
+        taiko_store::background_priority();
+        loop {
+            let batch: Vec<(Key, Pending)> = {
+                let mut hot = self.hot.lock();
+                while hot.pending.is_empty() && !hot.stop {
+                    self.changed.wait(&mut hot);
+                }
+                if hot.pending.is_empty() {
+                    return;
+                }
+                hot.pending.iter().map(|(k, p)| (*k, p.clone())).collect()
+            };
+            let started = Instant::now();
+            if let Err(error) = write_pending(&self.db, &batch) {
+                tracing::error!(target: "preconf::protection", %error, records = batch.len(), "copying journaled records into the database failed; retrying");
+                let mut hot = self.hot.lock();
+                if !hot.stop {
+                    self.changed.wait_for(&mut hot, Duration::from_secs(1));
+                }
+                continue;
+            }
+            let mut hot = self.hot.lock();
+            for (key, _) in &batch {
+                hot.pending.remove(key);
+            }
+            if hot.pending.is_empty()
+                && let Some(journal) = hot.journal.as_mut()
+                && let Err(error) = journal.start_over(journal::JOURNAL_BYTES)
+            {
+                // its records are in redb; new ones go there directly from now on
+                tracing::error!(target: "preconf::protection", %error, "the journal could not start over; writing records to the database directly");
+                hot.journal = None;
+            }
+            drop(hot);
+            self.changed.notify_all();
+            tracing::trace!(target: "preconf::protection", records = batch.len(), ms = started.elapsed().as_secs_f64() * 1e3, "journaled records copied into the database");
+        }
+    }
+}
+
+impl Drop for ProtectionDb {
+    /// Lets the flusher copy every pending record into redb, then stops it.
+    fn drop(&mut self) {
+        self.inner.hot.lock().stop = true;
+        self.inner.changed.notify_all();
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
     }
 }
 
@@ -395,6 +605,60 @@ mod tests {
             assert!(db.payload(other, 1, h).unwrap().is_some());
         }
         assert_eq!(db.prune_payloads_through(ME, 1, 3).unwrap(), 0, "idempotent");
+    }
+
+    /// A crash after the journal made a record durable and before the flusher copied it into
+    /// redb: reopening copies it in, and the height stays blocked for any other commitment.
+    #[test]
+    fn a_journaled_record_survives_a_crash_before_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("protection.redb");
+        {
+            let db = ProtectionDb::open_inner(&path, false).unwrap(); // no flusher: the crash
+            assert_eq!(
+                db.authorize_with_payload(ME, 1, 7, rec(1), &[9u8; 5000]).unwrap(),
+                Authorized::New
+            );
+            // pending, and answered from the pending set
+            assert_eq!(db.record(ME, 1, 7).unwrap(), Some(rec(1)));
+            assert_eq!(db.payload(ME, 1, 7).unwrap(), Some(vec![9u8; 5000]));
+            assert!(matches!(
+                db.authorize(ME, 1, 7, rec(2)),
+                Err(ProtectionError::Conflict { .. })
+            ));
+            assert_eq!(db.authorize(ME, 1, 7, rec(1)).unwrap(), Authorized::AlreadySigned);
+            assert_eq!(db.stored_record((ME.0.0, 1, 7)).unwrap(), None, "not in redb yet");
+        }
+        let db = ProtectionDb::open(&path).unwrap();
+        assert_eq!(db.stored_record((ME.0.0, 1, 7)).unwrap(), Some(rec(1)), "copied at open");
+        assert_eq!(db.payload(ME, 1, 7).unwrap(), Some(vec![9u8; 5000]));
+        assert!(matches!(db.authorize(ME, 1, 7, rec(2)), Err(ProtectionError::Conflict { .. })));
+        // new records flow through the journal and the flusher into redb
+        assert_eq!(
+            db.authorize_with_payload(ME, 1, 8, rec(3), &[1, 2, 3]).unwrap(),
+            Authorized::New
+        );
+        let file = db.export().unwrap(); // waits for the flusher
+        assert_eq!(file.data[0].signed_blocks.len(), 2);
+        assert_eq!(db.stored_record((ME.0.0, 1, 8)).unwrap(), Some(rec(3)));
+        drop(db);
+        let db = ProtectionDb::open(&path).unwrap();
+        assert_eq!(db.payload(ME, 1, 8).unwrap(), Some(vec![1, 2, 3]));
+    }
+
+    /// A record too large for the journal is committed to redb directly.
+    #[test]
+    fn a_record_larger_than_the_journal_goes_to_the_database_directly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("protection.redb");
+        let big = vec![5u8; journal::JOURNAL_BYTES as usize + 1];
+        let db = ProtectionDb::open_inner(&path, false).unwrap();
+        assert_eq!(db.authorize_with_payload(ME, 1, 1, rec(1), &big).unwrap(), Authorized::New);
+        assert_eq!(db.stored_record((ME.0.0, 1, 1)).unwrap(), Some(rec(1)), "in redb at once");
+        assert!(db.inner.hot.lock().pending.is_empty());
+        assert!(matches!(db.authorize(ME, 1, 1, rec(2)), Err(ProtectionError::Conflict { .. })));
+        drop(db);
+        assert_eq!(ProtectionDb::open(&path).unwrap().payload(ME, 1, 1).unwrap(), Some(big));
     }
 
     #[test]
