@@ -109,13 +109,38 @@ pub struct RunningNode {
 async fn pool_maintenance(
     mut ctx: ExExContext<Components>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    while let Some(n) = ctx.notifications.recv().await {
-        ctx.pool().on_notification(&n);
-        if let Some(chain) = n.committed_chain() {
-            ctx.events.send(ExExEvent::FinishedHeight(chain.tip().num_hash()))?;
+    // The updates run on a thread of their own at background priority, in order: removing a
+    // block's thousands of transactions from the pool is not on anyone's latency path (a
+    // builder skips a transaction the chain already holds), and on a busy machine it must not
+    // take a core from the imports that follow a block. Each height is reported finished after
+    // its update.
+    let (updates, rx) = std::sync::mpsc::channel::<taiko_node_exex::ExExNotification>();
+    let (pool, events) = (ctx.pool().clone(), ctx.events.clone());
+    let (failed_tx, mut failed) = tokio::sync::oneshot::channel::<String>();
+    std::thread::Builder::new().name("pool-maintenance".into()).spawn(move || {
+        taiko_store::background_priority();
+        while let Ok(n) = rx.recv() {
+            pool.on_notification(&n);
+            if let Some(chain) = n.committed_chain()
+                && events.send(ExExEvent::FinishedHeight(chain.tip().num_hash())).is_err()
+            {
+                let _ = failed_tx.send("the ExEx manager stopped".into());
+                return;
+            }
+        }
+    })?;
+    loop {
+        tokio::select! {
+            n = ctx.notifications.recv() => {
+                // The notification stream ends only when the node shuts down.
+                let Some(n) = n else { break };
+                if updates.send(n).is_err() {
+                    return Err("the pool maintenance thread stopped".into());
+                }
+            }
+            Ok(reason) = &mut failed => return Err(reason.into()),
         }
     }
-    // The notification stream ends only when the node shuts down.
     std::future::pending::<()>().await;
     Ok(())
 }
