@@ -1,7 +1,10 @@
 //! State changes of a block (or of an unwind), in the shape the store and the trie consume.
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use revm::database::{BundleState, TransitionState};
+use revm::{
+    database::{BundleState, TransitionState},
+    state::AccountInfo,
+};
 
 /// An account's fields as stored (its storage lives in its own table and trie).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,6 +41,12 @@ impl Account {
     }
 }
 
+impl From<&AccountInfo> for Account {
+    fn from(i: &AccountInfo) -> Self {
+        Self { nonce: i.nonce, balance: i.balance, code_hash: i.code_hash }
+    }
+}
+
 /// Storage changes of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StorageChanges {
@@ -65,16 +74,8 @@ impl StateChanges {
     pub fn from_bundle(bundle: &BundleState) -> Self {
         let mut out = Self::default();
         for (address, acc) in &bundle.state {
-            let info = acc.info.as_ref().map(|i| Account {
-                nonce: i.nonce,
-                balance: i.balance,
-                code_hash: i.code_hash,
-            });
-            let original = acc.original_info.as_ref().map(|i| Account {
-                nonce: i.nonce,
-                balance: i.balance,
-                code_hash: i.code_hash,
-            });
+            let info = acc.info.as_ref().map(Account::from);
+            let original = acc.original_info.as_ref().map(Account::from);
             let wiped = acc.status.was_destroyed();
             let slots: Vec<(U256, U256)> = acc
                 .storage
@@ -107,12 +108,7 @@ impl StateChanges {
     pub fn from_transitions(transitions: &TransitionState) -> Self {
         let mut out = Self::default();
         for (address, t) in &transitions.transitions {
-            let info = t.info.as_ref().map(|i| Account {
-                nonce: i.nonce,
-                balance: i.balance,
-                code_hash: i.code_hash,
-            });
-            out.accounts.push((*address, info));
+            out.accounts.push((*address, t.info.as_ref().map(Account::from)));
             let wiped = t.storage_was_destroyed;
             let slots: Vec<(U256, U256)> =
                 t.storage.iter().map(|(k, s)| (*k, s.present_value)).collect();
