@@ -31,9 +31,6 @@ pub(crate) struct BlockLog {
     records: usize,
     /// Bytes of whole records in the file.
     len: u64,
-    /// Records appended since the log was opened (never reset; the sync thread's progress is
-    /// counted against it).
-    appended: u64,
 }
 
 impl BlockLog {
@@ -67,19 +64,18 @@ impl BlockLog {
         }
         file.seek(SeekFrom::End(0))?;
         let records = payloads.len();
-        Ok((Self { file, records, len: pos as u64, appended: 0 }, payloads))
+        Ok((Self { file, records, len: pos as u64 }, payloads))
     }
 
     /// Appends one record, synced to disk before returning when `sync` (otherwise it is in
     /// the page cache, and [`Self::sync_handle`] syncs it). On failure the file is cut back to
-    /// its whole records, so that a later append does not follow a torn one. Returns the
-    /// number of records appended since the log was opened.
-    pub(crate) fn append(&mut self, payload: &[u8], sync: bool) -> std::io::Result<u64> {
+    /// its whole records, so that a later append does not follow a torn one.
+    pub(crate) fn append(&mut self, payload: &[u8], sync: bool) -> std::io::Result<()> {
         let result = self.write_record(payload, sync);
         if result.is_err() {
             let _ = self.file.set_len(self.len);
         }
-        result.map(|()| self.appended)
+        result
     }
 
     /// A second handle on the file, for syncing it without holding the log.
@@ -101,7 +97,6 @@ impl BlockLog {
             self.file.sync_data()?;
         }
         self.records += 1;
-        self.appended += 1;
         self.len += frame.len() as u64;
         Ok(())
     }

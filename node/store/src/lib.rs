@@ -316,6 +316,14 @@ struct LogSync {
     stop: bool,
 }
 
+impl LogSync {
+    /// The error every commit and sync wait meets once a sync has failed.
+    fn failed(&self) -> Option<StoreError> {
+        let e = self.error.as_ref()?;
+        Some(StoreError::Log(std::io::Error::other(format!("syncing the block log failed: {e}"))))
+    }
+}
+
 /// The chain above the tables.
 #[derive(Debug)]
 struct Mem {
@@ -720,10 +728,8 @@ impl Store {
             // Let the applier drain completely, so that the log is emptied even under load.
             self.shared.wait_for(|mem| mem.blocks.is_empty())?;
         }
-        if let Some(e) = &self.shared.sync.lock().error {
-            return Err(StoreError::Log(std::io::Error::other(format!(
-                "an earlier sync of the block log failed: {e}"
-            ))));
+        if let Some(e) = self.shared.sync.lock().failed() {
+            return Err(e);
         }
         let started = std::time::Instant::now();
         let mem_block = Arc::new(MemBlock::new(executed.clone(), changes, encoded));
@@ -732,16 +738,16 @@ impl Store {
         let background = self.shared.options.commit_sync == CommitSync::Background;
         {
             let mut log = self.shared.log.lock();
-            let appended = log.append(&record, !background).map_err(StoreError::Log)?;
+            log.append(&record, !background).map_err(StoreError::Log)?;
             let mut mem = self.shared.mem.write();
             mem.blocks.push_back(mem_block);
             mem.heads.latest = block.num_hash();
             mem.last_commit = std::time::Instant::now();
             drop(mem);
             let mut sync = self.shared.sync.lock();
-            sync.appended = appended;
+            sync.appended += 1;
             if !background {
-                sync.synced = appended;
+                sync.synced = sync.appended;
             }
         }
         self.shared.sync_changed.notify_all();
@@ -756,10 +762,8 @@ impl Store {
         let mut sync = self.shared.sync.lock();
         let target = sync.appended;
         loop {
-            if let Some(e) = &sync.error {
-                return Err(StoreError::Log(std::io::Error::other(format!(
-                    "syncing the block log: {e}"
-                ))));
+            if let Some(e) = sync.failed() {
+                return Err(e);
             }
             if sync.synced >= target {
                 return Ok(());
