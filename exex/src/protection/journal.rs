@@ -34,15 +34,19 @@ const HEADER_MAGIC: u32 = 0x5450_4a48; // "TPJH"
 const ENTRY_MAGIC: u32 = 0x5450_4a45; // "TPJE"
 const ENTRY_HEAD: usize = 4 + 8 + 4 + 4;
 
-/// One record as the journal keeps it.
+/// One record as the journal keeps it; written from a borrowed payload (`P = &[u8]`), read
+/// back into an owned one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub(crate) struct Entry<P = Vec<u8>> {
     pub(crate) signer: [u8; 20],
     pub(crate) chain_id: u64,
     pub(crate) height: u64,
     pub(crate) record: [u8; 96],
-    pub(crate) payload: Option<Vec<u8>>,
+    pub(crate) payload: Option<P>,
 }
+
+/// The fixed part of an entry's body: signer, chain id, height, record, payload flag.
+const BODY_FIXED: usize = 20 + 8 + 8 + 96 + 1;
 
 /// The open journal file.
 #[derive(Debug)]
@@ -76,21 +80,28 @@ fn slot_offset(generation: u64) -> u64 {
     (generation % 2) * 512
 }
 
-impl Entry {
-    fn encode_body(&self) -> Vec<u8> {
-        let payload = self.payload.as_deref().unwrap_or_default();
-        let mut b = Vec::with_capacity(20 + 8 + 8 + 96 + 1 + payload.len());
+impl<P: AsRef<[u8]>> Entry<P> {
+    fn payload_bytes(&self) -> &[u8] {
+        self.payload.as_ref().map(AsRef::as_ref).unwrap_or_default()
+    }
+
+    fn body_len(&self) -> usize {
+        BODY_FIXED + self.payload_bytes().len()
+    }
+
+    fn encode_body_into(&self, b: &mut Vec<u8>) {
         b.extend_from_slice(&self.signer);
         b.extend_from_slice(&self.chain_id.to_le_bytes());
         b.extend_from_slice(&self.height.to_le_bytes());
         b.extend_from_slice(&self.record);
         b.push(u8::from(self.payload.is_some()));
-        b.extend_from_slice(payload);
-        b
+        b.extend_from_slice(self.payload_bytes());
     }
+}
 
+impl Entry {
     fn decode_body(b: &[u8]) -> Option<Self> {
-        if b.len() < 20 + 8 + 8 + 96 + 1 {
+        if b.len() < BODY_FIXED {
             return None;
         }
         let has_payload = match b[132] {
@@ -184,22 +195,23 @@ impl Journal {
 
     /// Appends `entry` and syncs it. Returns `false`, writing nothing, when it does not fit in
     /// the space left (the caller makes the record durable another way).
-    pub(crate) fn append(&mut self, entry: &Entry) -> std::io::Result<bool> {
-        let body = entry.encode_body();
-        let len =
-            u32::try_from(body.len()).map_err(|_| std::io::Error::other("entry too large"))?;
-        if self.tail + (ENTRY_HEAD + body.len()) as u64 > self.size {
+    pub(crate) fn append(&mut self, entry: &Entry<impl AsRef<[u8]>>) -> std::io::Result<bool> {
+        let body_len = entry.body_len();
+        let len = u32::try_from(body_len).map_err(|_| std::io::Error::other("entry too large"))?;
+        if self.tail + (ENTRY_HEAD + body_len) as u64 > self.size {
             return Ok(false);
         }
-        let mut frame = Vec::with_capacity(ENTRY_HEAD + body.len());
+        // one buffer: the head (its checksum filled in last), then the body written in place
+        let mut frame = Vec::with_capacity(ENTRY_HEAD + body_len);
         frame.extend_from_slice(&ENTRY_MAGIC.to_le_bytes());
         frame.extend_from_slice(&self.generation.to_le_bytes());
         frame.extend_from_slice(&len.to_le_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        entry.encode_body_into(&mut frame);
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&frame[4..16]);
-        hasher.update(&body);
-        frame.extend_from_slice(&hasher.finalize().to_le_bytes());
-        frame.extend_from_slice(&body);
+        hasher.update(&frame[ENTRY_HEAD..]);
+        frame[16..ENTRY_HEAD].copy_from_slice(&hasher.finalize().to_le_bytes());
         self.file.write_all_at(&frame, self.tail)?;
         self.file.sync_data()?;
         self.tail += frame.len() as u64;
@@ -289,7 +301,7 @@ mod tests {
         drop(j);
         // a crash in the middle of the second write: a flipped byte in its payload
         let mut bytes = std::fs::read(&path).unwrap();
-        let second = DATA_START as usize + ENTRY_HEAD + a.encode_body().len();
+        let second = DATA_START as usize + ENTRY_HEAD + a.body_len();
         bytes[second + ENTRY_HEAD + 140] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(Journal::open(&path, 64 * 1024).unwrap().1, vec![a.clone()]);

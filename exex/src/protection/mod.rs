@@ -359,12 +359,12 @@ impl ProtectionDb {
                 chain_id,
                 height,
                 record: record.to_bytes(),
-                payload: payload.map(<[u8]>::to_vec),
+                payload,
             };
             // a failed write signs nothing; whatever part of it reached the disk only blocks
             // this height for other commitments, which is the safe side
             if journal.append(&entry).map_err(db_err)? {
-                let payload = entry.payload.map(Arc::new);
+                let payload = payload.map(|p| Arc::new(p.to_vec()));
                 hot.pending.insert(key, Pending { record, payload });
                 drop(hot);
                 self.inner.changed.notify_all();
