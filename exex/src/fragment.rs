@@ -7,7 +7,10 @@
 //! signed by the preconfer. A follower starts the same block on its engine at fragment 0 and
 //! executes each fragment as it arrives; when the signed block comes, the engine executes only
 //! the transactions after the fragments and seals — and takes the result only if it is the
-//! very block that was committed to (same hash). Fragments commit to nothing: a wrong, missing
+//! very block that was committed to (same hash). The fragment sent when the preconfer seals
+//! the block (its last round, possibly empty) is marked `last`: nothing follows it, so a
+//! follower seals its copy right away, while the preconfer signs, and the signed block then
+//! costs it a comparison of hashes. Fragments commit to nothing: a wrong, missing
 //! or withheld fragment only sends the follower back to importing the block in full, and the
 //! commitment and slashing protection are untouched.
 //!
@@ -15,13 +18,13 @@
 //!
 //! ```text
 //! version (1 byte) ‖ flags (1 byte, 0) ‖ signature (65 bytes, r‖s‖v)
-//!   ‖ abi.encode(PreconfFragment) (5 words) ‖ body
+//!   ‖ abi.encode(PreconfFragment) (6 words) ‖ body
 //! body = RLP([timestamp, coinbase, l1BlockId, l1BlockHash, l1StateRoot,
 //!             parentBeaconBlockRoot, extraData, [tx, …]])
 //! ```
 //!
-//! The signature is EIP-712 over `PreconfFragment` (chain, number, parent hash, index and
-//! `keccak256(body)`) under the commitment domain: a different primary type, so a fragment
+//! The signature is EIP-712 over `PreconfFragment` (chain, number, parent hash, index,
+//! `keccak256(body)` and the `last` mark) under the commitment domain: a different primary type, so a fragment
 //! signature can never pass for a commitment's. Sizes are bounded as for blocks.
 
 use alloy::{
@@ -45,10 +48,11 @@ alloy::sol! {
         bytes32 parentHash;
         uint32 index;
         bytes32 contentHash;
+        bool last;
     }
 }
 
-const HEADER_LEN: usize = 5 * 32;
+const HEADER_LEN: usize = 6 * 32;
 const HEAD_LEN: usize = 2 + 65 + HEADER_LEN;
 
 /// One round of a block being built.
@@ -66,6 +70,8 @@ pub struct Fragment {
     pub attrs: BlockAttributes,
     /// The round's transactions, in block order.
     pub txs: Vec<TxEnvelope>,
+    /// The block's last fragment: the preconfer sealed the block after it.
+    pub last: bool,
     /// The preconfer's signature over [`Fragment::signed`].
     pub signature: [u8; 65],
 }
@@ -101,6 +107,7 @@ impl Fragment {
             parentHash: self.parent_hash,
             index: self.index,
             contentHash: content_hash,
+            last: self.last,
         }
     }
 
@@ -134,7 +141,7 @@ impl Fragment {
             return Err(DecodeError::Flags(p[1]));
         }
         let signature: [u8; 65] = p[2..67].try_into().expect("65 bytes");
-        let signed = PreconfFragment::abi_decode(&p[67..HEAD_LEN])
+        let signed = PreconfFragment::abi_decode_validate(&p[67..HEAD_LEN])
             .map_err(|e| DecodeError::Commitment(e.to_string()))?;
         let body = &p[HEAD_LEN..];
         if keccak256(body) != signed.contentHash {
@@ -148,6 +155,7 @@ impl Fragment {
             index: signed.index,
             attrs,
             txs,
+            last: signed.last,
             signature,
         })
     }

@@ -8,6 +8,7 @@
 //! | `preconf_gossip_rejected_total{reason}` | counter | gossip messages refused (peer penalised) |
 //! | `preconf_equivocations_total` | counter | two signed blocks at one height seen from one signer |
 //! | `preconf_compact_fetches_total` | counter | compact block messages whose fragments this node lacked (the block was fetched in full) |
+//! | `preconf_blocks_sealed_ahead_total` | counter | followed blocks sealed on their last fragment, before their signed message came |
 //! | `preconf_build_seconds` | histogram | tick → block signed, published and `latest` |
 //! | `preconf_import_seconds` | histogram | gossip message received → `latest` |
 //! | `preconf_gossip_peers` | gauge | peers on the blocks topic |
@@ -54,6 +55,8 @@ pub struct Metrics {
     pub equivocations: Counter,
     /// Compact block messages that could not be rebuilt here (fetched in full instead).
     pub compact_fetches: Counter,
+    /// Followed blocks sealed on their last fragment, ahead of their signed message.
+    pub blocks_sealed_ahead: Counter,
     /// Tick → published and `latest`, seconds.
     pub build_seconds: Histogram,
     /// Received → `latest`, seconds.
@@ -97,6 +100,7 @@ impl Default for Metrics {
             gossip_rejected: Family::default(),
             equivocations: Counter::default(),
             compact_fetches: Counter::default(),
+            blocks_sealed_ahead: Counter::default(),
             build_seconds: Histogram::new(latency_buckets()),
             import_seconds: Histogram::new(latency_buckets()),
             gossip_peers: Gauge::default(),
@@ -132,6 +136,11 @@ impl Default for Metrics {
             "compact_fetches",
             "Compact block messages whose fragments were missing here (fetched in full)",
             m.compact_fetches.clone(),
+        );
+        r.register(
+            "blocks_sealed_ahead",
+            "Followed blocks sealed on their last fragment, before their signed message came",
+            m.blocks_sealed_ahead.clone(),
         );
         r.register("build_seconds", "Tick to published and latest", m.build_seconds.clone());
         r.register("import_seconds", "Gossip received to latest", m.import_seconds.clone());

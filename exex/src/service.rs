@@ -168,6 +168,8 @@ struct Following {
     encoded: Vec<u8>,
     /// How many of those bytes the fragments up to each one carried.
     encoded_ends: Vec<usize>,
+    /// The tx-list hash of all the transactions, once the last fragment came.
+    complete: Option<B256>,
 }
 
 /// The fragments of our next block published so far (what its compact message names).
@@ -197,14 +199,20 @@ impl Following {
             return Err(c);
         }
         let streamed = self.txs[..self.ends[k - 1]].to_vec();
-        let mut tail = Vec::new();
-        for tx in &c.tail {
-            alloy::rlp::Encodable::encode(tx, &mut tail);
-        }
-        let txs_hash = crate::message::tx_list_hash_of_parts(&[
-            &self.encoded[..self.encoded_ends[k - 1]],
-            &tail,
-        ]);
+        let txs_hash = match self.complete {
+            // hashed when the last fragment came, while the preconfer signed
+            Some(h) if k == self.contents.len() && c.tail.is_empty() => h,
+            _ => {
+                let mut tail = Vec::new();
+                for tx in &c.tail {
+                    alloy::rlp::Encodable::encode(tx, &mut tail);
+                }
+                crate::message::tx_list_hash_of_parts(&[
+                    &self.encoded[..self.encoded_ends[k - 1]],
+                    &tail,
+                ])
+            }
+        };
         Ok(((*c).expand(streamed), txs_hash))
     }
 
@@ -678,14 +686,15 @@ impl PreconfService {
         attrs: &BlockAttributes,
     ) -> Option<taiko_evm::RoundHook> {
         let signer = self.parts.signer.clone()?;
-        let (tx, mut rounds) = mpsc::unbounded_channel::<Vec<alloy::consensus::TxEnvelope>>();
+        let (tx, mut rounds) =
+            mpsc::unbounded_channel::<(Vec<alloy::consensus::TxEnvelope>, bool)>();
         let (p2p, l2_chain_id, attrs) =
             (self.parts.p2p.clone(), self.parts.l2_chain_id, attrs.clone());
         let streamed = self.streamed.clone();
         *streamed.lock() = Streamed { number, parent, ..Default::default() };
         tokio::spawn(async move {
             let mut index = 0u32;
-            while let Some(txs) = rounds.recv().await {
+            while let Some((txs, last)) = rounds.recv().await {
                 let hashes: Vec<B256> = txs.iter().map(|tx| *tx.tx_hash()).collect();
                 let mut f = Fragment {
                     l2_chain_id,
@@ -694,6 +703,7 @@ impl PreconfService {
                     index,
                     attrs: attrs.clone(),
                     txs,
+                    last,
                     signature: [0; 65],
                 };
                 match signer.sign_fragment(&f).await {
@@ -711,11 +721,14 @@ impl PreconfService {
                 s.contents.push(f.signed().contentHash);
                 s.txs.extend(hashes);
                 drop(s);
+                if last {
+                    return;
+                }
                 index += 1;
             }
         });
-        Some(Box::new(move |txs: &[alloy::consensus::TxEnvelope]| {
-            let _ = tx.send(txs.to_vec());
+        Some(Box::new(move |txs: &[alloy::consensus::TxEnvelope], last| {
+            let _ = tx.send((txs.to_vec(), last));
         }))
     }
 
@@ -938,6 +951,7 @@ impl PreconfService {
                         ends: vec![],
                         encoded: vec![],
                         encoded_ends: vec![],
+                        complete: None,
                     });
                     true
                 }
@@ -963,6 +977,7 @@ impl PreconfService {
             }
         }
         let content = f.signed().contentHash;
+        let last = f.last;
         let pool = &self.parts.pool;
         let known = pool.senders_of(f.txs.iter().map(|tx| tx.tx_hash()));
         let recovered: Option<Vec<_>> = f
@@ -977,19 +992,31 @@ impl PreconfService {
             .collect();
         match recovered {
             Some(txs) => {
-                if let Some(w) = self.following.lock().as_mut()
-                    && (w.number, w.parent, w.next_index) == (f.number, f.parent_hash, f.index + 1)
-                {
-                    w.txs.extend(txs.iter().map(|tx| tx.inner().clone()));
-                    w.senders.extend(txs.iter().map(|tx| tx.signer()));
-                    w.contents.push(content);
-                    w.ends.push(w.txs.len());
-                    for tx in &txs {
-                        alloy::rlp::Encodable::encode(tx.inner(), &mut w.encoded);
-                    }
-                    w.encoded_ends.push(w.encoded.len());
+                let mut following = self.following.lock();
+                let followed = following.as_mut().filter(|w| {
+                    (w.number, w.parent, w.next_index) == (f.number, f.parent_hash, f.index + 1)
+                });
+                let Some(w) = followed else {
+                    let _ = self.parts.engine.append_build(Box::new(IterSource(txs.into_iter())));
+                    return Acceptance::Accept;
+                };
+                w.txs.extend(txs.iter().map(|tx| tx.inner().clone()));
+                w.senders.extend(txs.iter().map(|tx| tx.signer()));
+                w.contents.push(content);
+                w.ends.push(w.txs.len());
+                for tx in &txs {
+                    alloy::rlp::Encodable::encode(tx.inner(), &mut w.encoded);
                 }
+                w.encoded_ends.push(w.encoded.len());
                 let _ = self.parts.engine.append_build(Box::new(IterSource(txs.into_iter())));
+                if last {
+                    // the block is complete: the engine seals it and we hash its transactions
+                    // now, both while the preconfer signs
+                    if self.parts.engine.seal_build().is_ok() {
+                        self.parts.metrics.blocks_sealed_ahead.inc();
+                    }
+                    w.complete = Some(crate::message::tx_list_hash_of_parts(&[&w.encoded]));
+                }
             }
             None => *self.following.lock() = None,
         }
@@ -1215,6 +1242,7 @@ mod tests {
             ends: vec![1, 3],
             encoded: vec![],
             encoded_ends: vec![],
+            complete: None,
         };
         let looked_up = |txs: &[TxEnvelope]| Some(vec![Address::with_last_byte(0x10); txs.len()]);
         let mut want = vec![Address::with_last_byte(0x10)];
@@ -1239,7 +1267,7 @@ mod tests {
         let parent = B256::repeat_byte(9);
         let ends = [2, 4, 5];
         let encoded_len = |n: usize| txs[1..1 + n].iter().map(alloy::rlp::Encodable::length).sum();
-        let following = Following {
+        let mut following = Following {
             number: 4,
             parent,
             next_index: 3,
@@ -1249,6 +1277,7 @@ mod tests {
             ends: ends.to_vec(),
             encoded: txs[1..6].iter().flat_map(alloy::rlp::encode).collect(),
             encoded_ends: ends.iter().map(|&n| encoded_len(n)).collect(),
+            complete: None,
         };
         let header =
             alloy::consensus::Header { number: 4, parent_hash: parent, ..Default::default() };
@@ -1283,5 +1312,17 @@ mod tests {
         let mut elsewhere = compact(3, &contents, &txs[6..]);
         elsewhere.header.parent_hash = B256::ZERO;
         assert!(following.expand(elsewhere).is_err());
+
+        // the third fragment was the last: the list was hashed when it came, and a message
+        // naming all of them with no tail takes that hash
+        following.complete = Some(crate::message::tx_list_hash_of_parts(&[&following.encoded]));
+        let (full, hash) = following.expand(compact(3, &contents, &[])).unwrap();
+        assert_eq!(full.block.body.transactions, txs[..6]);
+        assert_eq!(hash, crate::message::tx_list_hash(&full.block));
+        // but not a message with a tail, or one naming fewer fragments
+        let (full, hash) = following.expand(compact(3, &contents, &txs[6..])).unwrap();
+        assert_eq!(hash, crate::message::tx_list_hash(&full.block));
+        let (full, hash) = following.expand(compact(2, &contents[..2], &txs[5..])).unwrap();
+        assert_eq!(hash, crate::message::tx_list_hash(&full.block));
     }
 }

@@ -78,7 +78,8 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
     assert_eq!(sa.metrics().blocks_compact.get(), 1);
 
     // block 2 is started at once; transactions arrive in three bursts, the last one right
-    // before the tick (executed by the preconfer's last round, not announced in a fragment)
+    // before the tick (executed by the preconfer's last round, which goes out as the block's
+    // last fragment: the follower seals its copy on it, before the signed block comes)
     for burst in [20, 15] {
         send(burst);
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -88,6 +89,11 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
     let block = b.store.block_by_number(2).unwrap().unwrap().block;
     assert_eq!(block.block().body.transactions.len(), 1 + 40, "anchor and every transfer");
     assert_eq!(b.engine.session_imports(), 2, "block 2 finished through the fragments");
+    assert_eq!(
+        sb.metrics().blocks_sealed_ahead.get(),
+        2,
+        "blocks 1 and 2, on their last fragments"
+    );
     assert_eq!(sa.metrics().blocks_compact.get(), 2, "block 2 was published in compact form");
     assert_eq!(sb.metrics().compact_fetches.get(), 0);
 
@@ -100,6 +106,7 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
     let block = b.store.block_by_number(3).unwrap().unwrap().block;
     assert_eq!(block.block().body.transactions.len(), 1 + 10);
     assert_eq!(b.engine.session_imports(), 2, "a block the fragments did not announce");
+    assert_eq!(sb.metrics().blocks_sealed_ahead.get(), 2, "its stream had no last fragment");
     // its transactions are still the fragments' (then none after them), so it too went out
     // in compact form, and B rebuilt it from the fragments it had
     assert_eq!(sa.metrics().blocks_compact.get(), 3);
@@ -114,6 +121,7 @@ async fn a_follower_finishes_the_block_it_followed_in_fragments() {
     converge(&[&sa, &sb, &sc], sa.latest()).await;
     assert_eq!(sa.metrics().blocks_compact.get(), 4);
     assert_eq!(b.engine.session_imports(), 3, "block 4 rebuilt and finished from the fragments");
+    assert_eq!(sb.metrics().blocks_sealed_ahead.get(), 3);
     assert_eq!(sc.metrics().compact_fetches.get(), 1, "C could not rebuild it");
     for n in 1..=4 {
         let hash = |node: &taiko_node::RunningNode| node.store.canonical_hash(n).unwrap();

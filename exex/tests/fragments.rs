@@ -18,6 +18,15 @@ mod common;
 use common::*;
 
 fn fragment(signer: &alloy::signers::local::PrivateKeySigner, chain: u64, index: u32) -> Fragment {
+    fragment_with(signer, chain, index, false)
+}
+
+fn fragment_with(
+    signer: &alloy::signers::local::PrivateKeySigner,
+    chain: u64,
+    index: u32,
+    last: bool,
+) -> Fragment {
     let user = key("user");
     let mut f = Fragment {
         l2_chain_id: chain,
@@ -36,6 +45,7 @@ fn fragment(signer: &alloy::signers::local::PrivateKeySigner, chain: u64, index:
             extra_data: Bytes::from_static(b"x"),
         },
         txs: (0..3).map(|n| tx(&user, n)).collect(),
+        last,
         signature: [0; 65],
     };
     let digest = f.signing_hash(&wire::preconf_domain(31337, TASK_MANAGER));
@@ -80,6 +90,12 @@ fn rejects_bad_fragments() {
     let mut f = fragment(&key("preconfer"), CHAIN, 0);
     f.index = 1;
     assert!(matches!(check(&f, head), Verdict::Reject(_)));
+    // the `last` mark is signed too: a relay cannot make a follower seal early
+    let mut f = fragment(&key("preconfer"), CHAIN, 0);
+    f.last = true;
+    assert!(matches!(check(&f, head), Verdict::Reject(_)));
+    let f = Fragment::decode(&f.encode()).unwrap();
+    assert!(f.last, "the mark survives the wire");
     // a time without a known window: ignored, not penalised
     let mut f = fragment(&key("preconfer"), CHAIN, 0);
     f.attrs.timestamp = 5_000;
@@ -145,8 +161,12 @@ proptest! {
     /// Any single-byte change to a valid fragment is refused or decodes to one validation
     /// rejects — never to other content accepted under the signature.
     #[test]
-    fn mutations_are_never_accepted(at in any::<prop::sample::Index>(), flip in 1u8..=255) {
-        let f = fragment(&key("preconfer"), CHAIN, 0);
+    fn mutations_are_never_accepted(
+        at in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+        last in any::<bool>(),
+    ) {
+        let f = fragment_with(&key("preconfer"), CHAIN, 0, last);
         let mut p = snap::raw::Decoder::new().decompress_vec(&f.encode()).unwrap();
         let i = at.index(p.len());
         p[i] ^= flip;

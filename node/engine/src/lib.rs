@@ -144,6 +144,7 @@ enum Message {
     AppendBuild {
         source: Box<dyn TxSource + Send>,
     },
+    SealBuild,
 }
 
 /// A cloneable handle to the engine actor.
@@ -209,6 +210,14 @@ impl EngineHandle {
     /// block are passed over). Without a session it does nothing.
     pub fn append_build(&self, source: Box<dyn TxSource + Send>) -> Result<(), EngineError> {
         self.tx.send(Message::AppendBuild { source }).map_err(|_| EngineError::Stopped)
+    }
+
+    /// Seals the open build session with the rounds given so far, ahead of the block: a
+    /// follower calls it when the block's preconfer has said that no transaction follows, so
+    /// the seal overlaps the preconfer's signing, and the block's [`Self::new_payload`] only
+    /// compares hashes. Without a session it does nothing.
+    pub fn seal_build(&self) -> Result<(), EngineError> {
+        self.tx.send(Message::SealBuild).map_err(|_| EngineError::Stopped)
     }
 
     /// How many received blocks were imported through a build session (their transactions
@@ -350,6 +359,11 @@ impl Engine {
             Message::AppendBuild { source } => {
                 if let Some(session) = &self.session {
                     session.append(source);
+                }
+            }
+            Message::SealBuild => {
+                if let Some(session) = &self.session {
+                    session.seal();
                 }
             }
         }

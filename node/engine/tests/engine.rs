@@ -650,3 +650,97 @@ async fn rounds_applied_to_the_tries_seal_to_the_single_build_root() {
         d.engine.build_payload(test_attributes(2), source(all), limits).await.unwrap().block.block;
     assert_eq!(again.hash(), head, "the same block again, from the same state");
 }
+
+/// Waits (up to 10 s) until `n`'s tries hold `root`: a session sealing on its own thread.
+async fn wait_for_trie_root(n: &Node, root: B256) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while n.store.trie_root() != root {
+        assert!(std::time::Instant::now() < deadline, "the tries never held {root}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_seals_ahead_once_the_last_round_is_known() {
+    let a = node().await; // preconfer: its hook reports the rounds and the last one
+    let b = node().await; // follower: seals ahead, then the block comes
+    let c = node().await; // follower: seals ahead, then another block comes
+    let d = node().await; // follower: seals ahead, then the head moves on without it
+    let spec = a.store.chain_spec().clone();
+    let limits = BuildLimits::from_spec(&spec);
+    let genesis_root = a.store.trie_root();
+    let mut f = TxFactory::new(167_010, devnet_accounts());
+    let (deploy, token) = f.deploy_token(0, alloy::primitives::U256::from(1_000u64));
+    let rounds: Vec<Vec<Recovered<TxEnvelope>>> = vec![
+        vec![deploy],
+        vec![
+            f.token_transfer(0, token, f.address(1), 5),
+            f.transfer(1, Address::repeat_byte(9), 1),
+        ],
+    ];
+    let last = vec![f.transfer(2, Address::repeat_byte(9), 2)];
+    let source = |v: Vec<Recovered<TxEnvelope>>| Box::new(IterSource(v.into_iter()));
+
+    let seen: Arc<std::sync::Mutex<Vec<(usize, bool)>>> = Default::default();
+    let hook = {
+        let seen = seen.clone();
+        Box::new(move |txs: &[TxEnvelope], last: bool| seen.lock().unwrap().push((txs.len(), last)))
+    };
+    a.engine.start_build(test_attributes(2), limits, Some(hook)).await.unwrap();
+    for round in &rounds {
+        a.engine.append_build(source(round.clone())).unwrap();
+    }
+    let built = a.engine.build_payload(test_attributes(2), source(last.clone()), limits).await;
+    let block = built.unwrap().block.block;
+    // the hook saw each round, then the last one marked as such before the seal
+    assert_eq!(*seen.lock().unwrap(), vec![(1, false), (2, false), (1, true)]);
+
+    let follow_and_seal = |n: &Node| {
+        let (engine, rounds, last) = (n.engine.clone(), rounds.clone(), last.clone());
+        async move {
+            engine.start_build(test_attributes(2), limits, None).await.unwrap();
+            for round in rounds.into_iter().chain([last]) {
+                engine.append_build(source(round)).unwrap();
+            }
+            engine.seal_build().unwrap();
+        }
+    };
+    // b seals before the block comes: its tries hold the block's state already, and the
+    // block then only has to match
+    follow_and_seal(&b).await;
+    wait_for_trie_root(&b, block.header().state_root).await;
+    assert_eq!(b.engine.new_payload(block.clone(), None).await.unwrap(), PayloadStatus::Valid);
+    assert_eq!(b.engine.session_imports(), 1, "imported through the sealed session");
+
+    // c sealed the same, but the block that comes is another one (the first round only): the
+    // sealed block leaves the tries and the other one is imported in full
+    let other = {
+        let e = node().await;
+        let built = e.engine.build_payload(test_attributes(2), source(rounds[0].clone()), limits);
+        built.await.unwrap().block.block
+    };
+    follow_and_seal(&c).await;
+    wait_for_trie_root(&c, block.header().state_root).await;
+    assert_eq!(c.engine.new_payload(other.clone(), None).await.unwrap(), PayloadStatus::Valid);
+    assert_eq!(c.engine.session_imports(), 0, "imported in full");
+    c.engine
+        .fork_choice_updated(ForkchoiceState { head: other.hash(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(c.store.trie_root(), other.header().state_root);
+
+    // d sealed, and its own build replaces the session: the sealed block leaves the tries
+    follow_and_seal(&d).await;
+    wait_for_trie_root(&d, block.header().state_root).await;
+    d.engine.start_build(test_attributes(2), limits, None).await.unwrap();
+    assert_eq!(d.store.trie_root(), genesis_root, "the sealed session put the tries back");
+    let again = d.engine.build_payload(test_attributes(2), source(rounds[0].clone()), limits);
+    assert_eq!(again.await.unwrap().block.block.hash(), other.hash());
+
+    // a and b commit the block and agree
+    for n in [&a, &b] {
+        let head = block.hash();
+        n.engine.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
+        assert_eq!(n.store.trie_root(), block.header().state_root);
+    }
+}

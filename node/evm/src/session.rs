@@ -8,10 +8,12 @@
 //! store's tries, hashing them while it waits for the next round. At the tick,
 //! [`BuildSession::finish`] runs a last round for what arrived since, applies and hashes its
 //! changes, and seals the header: the work left on the latency path is what arrived in the last
-//! round, not the whole block. While a session lives, the store's tries hold its block on top
-//! of `latest`; dropping the session (or a failed seal, or a received block it does not match)
-//! puts them back, so the owner — the engine — must drop it before it touches the tries for
-//! anything else.
+//! round, not the whole block. A follower executing a preconfer's streamed block in a session
+//! seals it with [`BuildSession::seal`] as soon as the preconfer says the block is complete, and
+//! the block's arrival then only has to match the sealed hash. While a session lives, the
+//! store's tries hold its block on top of `latest`; dropping the session (or a failed seal, or
+//! a received block it does not match) puts them back, so the owner — the engine — must drop it
+//! before it touches the tries for anything else.
 //!
 //! Each round draws from a fresh best-first source (the pool). Candidates already in the
 //! block are passed over by hash, so the block is the one a single build would have made from
@@ -40,8 +42,11 @@ use tracing::debug;
 type Source = Box<dyn TxSource + Send>;
 
 /// Called after each appended round with the transactions it added to the block (never
-/// empty), in block order: a preconfer streams them to its followers.
-pub type RoundHook = Box<dyn FnMut(&[TxEnvelope]) + Send>;
+/// empty), in block order, with `last = false`; and once more when the block is sealed,
+/// before its header is computed, with the last round's transactions (possibly none) and
+/// `last = true`: a preconfer streams them to its followers, and the last call tells them that
+/// the block is complete, so they can seal it while the preconfer signs.
+pub type RoundHook = Box<dyn FnMut(&[TxEnvelope], bool) + Send>;
 
 enum Round {
     Append(Source),
@@ -52,6 +57,9 @@ enum Round {
         Option<Vec<Address>>,
         mpsc::SyncSender<Result<Option<BuiltBlock>, BuildError>>,
     ),
+    /// Seal now with what the block holds and keep the result for the next `Finish` or
+    /// `Match`: the block's preconfer said no transaction follows.
+    Seal,
 }
 
 /// A block being built on its own thread while transactions arrive.
@@ -73,6 +81,7 @@ impl std::fmt::Debug for Round {
             Self::Append(_) => "append",
             Self::Finish(..) => "finish",
             Self::Match(..) => "match",
+            Self::Seal => "seal",
         })
     }
 }
@@ -124,6 +133,15 @@ impl BuildSession {
     pub fn append(&self, source: Box<dyn TxSource + Send>) {
         // a send fails only if the thread ended, which `finish` reports
         let _ = self.rounds.send(Round::Append(source));
+    }
+
+    /// Seals the block with the rounds queued so far, on the session's thread, and returns at
+    /// once: a follower calls it when the block's preconfer has said that no transaction
+    /// follows, so the seal runs while the preconfer signs. The next [`Self::finish`] or
+    /// [`Self::finish_as`] answers with the sealed block (taking no more transactions), and a
+    /// session dropped while sealed puts the tries back.
+    pub fn seal(&self) {
+        let _ = self.rounds.send(Round::Seal);
     }
 
     /// Runs the queued rounds and a last one from `last`, then finishes the block: state
@@ -231,7 +249,11 @@ fn run_session(
     // the tries follow the block round by round; dropped (the tries put back) unless sealed
     let mut applied = AppliedRounds::new(store);
     let mut count = 0usize;
-    while let Ok(round) = rounds.recv() {
+    // the seal and where its result goes (`None`: sealed ahead, for the next Finish or Match)
+    let (built, reply) = loop {
+        let Ok(round) = rounds.recv() else {
+            return; // abandoned: dropping `applied` puts the tries back
+        };
         count += 1;
         let sealing = std::time::Instant::now();
         let (last, reply) = match round {
@@ -240,7 +262,7 @@ fn run_session(
                 selection.fill(&mut run, source.as_mut());
                 if run.txs.len() > before {
                     if let Some(hook) = on_round.as_mut() {
-                        hook(&run.txs[before..]);
+                        hook(&run.txs[before..], false);
                     }
                     // hash the round's transactions and receipts now, not at the seal
                     commitments.extend(&run.txs, run.receipts());
@@ -250,7 +272,8 @@ fn run_session(
                 }
                 continue;
             }
-            Round::Finish(last, reply) => (last, Reply::Built(reply)),
+            Round::Seal => (None, None),
+            Round::Finish(last, reply) => (last, Some(Reply::Built(reply))),
             Round::Match(block, senders, reply) => {
                 let txs = block.transactions();
                 let n = run.txs.len();
@@ -281,11 +304,18 @@ fn run_session(
                     let _ = reply.send(Ok(None));
                     return;
                 };
-                (Some(Box::new(IterSource(rest.into_iter())) as Source), Reply::Matched(reply))
+                (
+                    Some(Box::new(IterSource(rest.into_iter())) as Source),
+                    Some(Reply::Matched(reply)),
+                )
             }
         };
+        let before = run.txs.len();
         if let Some(mut source) = last {
             selection.fill(&mut run, source.as_mut());
+        }
+        if let Some(hook) = on_round.as_mut() {
+            hook(&run.txs[before..], true);
         }
         commitments.extend(&run.txs, run.receipts());
         let precomputed = commitments.roots();
@@ -298,7 +328,7 @@ fn run_session(
             applied.reset();
         }
         if let Ok((_, outcome)) = &result {
-            debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), rounds = count, open_ms = started.elapsed().as_secs_f64() * 1e3, last_round_ms = last_round.as_secs_f64() * 1e3, finish_ms = sealing.elapsed().as_secs_f64() * 1e3, timings = ?outcome.timings, "built block in a session");
+            debug!(target: "evm::build", number = outcome.executed.block.number(), txs = outcome.executed.block.transactions().len(), rounds = count, open_ms = started.elapsed().as_secs_f64() * 1e3, last_round_ms = last_round.as_secs_f64() * 1e3, finish_ms = sealing.elapsed().as_secs_f64() * 1e3, ahead = reply.is_none(), timings = ?outcome.timings, "built block in a session");
         }
         let skipped = std::mem::take(&mut selection.skipped);
         let encoded = commitments.take_encoded();
@@ -306,16 +336,34 @@ fn run_session(
             outcome.encoded_txs = Some(encoded);
             BuiltBlock { outcome, skipped }
         });
-        match reply {
-            Reply::Built(reply) => {
-                let _ = reply.send(built);
+        break (built, reply);
+    };
+    let reply = match reply {
+        Some(reply) => reply,
+        // sealed ahead: the next Finish or Match takes the block as it is
+        None => loop {
+            match rounds.recv() {
+                Ok(Round::Finish(_, reply)) => break Reply::Built(reply),
+                Ok(Round::Match(_, _, reply)) => break Reply::Matched(reply),
+                Ok(Round::Append(_) | Round::Seal) => continue,
+                Err(_) => {
+                    // abandoned: the sealed block's changes leave the tries
+                    if let Ok(b) = built {
+                        store.undo_trie(b.outcome.trie_undo);
+                    }
+                    return;
+                }
             }
-            Reply::Matched(reply) => {
-                let _ = reply.send(built.map(Some));
-            }
+        },
+    };
+    match reply {
+        Reply::Built(reply) => {
+            let _ = reply.send(built);
         }
-        // the block is delivered; what is left is dropping the working state
-        taiko_store::background_priority();
-        return;
+        Reply::Matched(reply) => {
+            let _ = reply.send(built.map(Some));
+        }
     }
+    // the block is delivered; what is left is dropping the working state
+    taiko_store::background_priority();
 }
