@@ -19,7 +19,8 @@
 //! A new record is made durable in a journal beside the database first ([`journal`]: one write
 //! and one `fdatasync` into a file whose blocks are allocated up front, instead of a redb commit
 //! on the path between sealing a block and publishing it), and a thread of the database copies
-//! it into redb afterwards. Until then it is *pending*: every question — authorize, record,
+//! it into redb once the journal has rested for [`FLUSH_AFTER`] (so the copy stays out of the
+//! milliseconds after a signature, when the block is published and imported). Until then it is *pending*: every question — authorize, record,
 //! payload — looks at the pending records first, and export, import and pruning wait until
 //! there are none. Opening the database copies what the journal holds into redb before
 //! anything else. A record that does not fit in the journal is committed to redb directly.
@@ -194,8 +195,18 @@ struct Hot {
     /// `None` after a journal write failed to start over: records then go to redb directly.
     journal: Option<journal::Journal>,
     pending: BTreeMap<Key, Pending>,
+    /// When the newest pending record was journaled.
+    last_append: Option<Instant>,
+    /// Callers waiting for the pending records to be copied.
+    waiters: usize,
     stop: bool,
 }
+
+/// How long the flusher lets the journal rest after a record before it copies the records into
+/// redb: the copy (a redb commit of the block's payload) then falls after the moments that
+/// follow a signature — the publication, and the imports on every node of the same machine —
+/// instead of among them. Anyone waiting for the copy (export, import, pruning) ends the wait.
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
 /// The slashing-protection database.
 #[derive(Debug)]
@@ -236,7 +247,13 @@ impl ProtectionDb {
         journal.start_over(journal::JOURNAL_BYTES).map_err(db_err)?;
         let inner = Arc::new(Inner {
             db,
-            hot: Mutex::new(Hot { journal: Some(journal), pending: BTreeMap::new(), stop: false }),
+            hot: Mutex::new(Hot {
+                journal: Some(journal),
+                pending: BTreeMap::new(),
+                last_append: None,
+                waiters: 0,
+                stop: false,
+            }),
             changed: Condvar::new(),
         });
         let flusher = if flush {
@@ -256,12 +273,19 @@ impl ProtectionDb {
     /// Waits until no record is pending (all are in redb) and returns the lock that keeps it so.
     fn flushed(&self) -> Result<MutexGuard<'_, Hot>, ProtectionError> {
         let mut hot = self.inner.hot.lock();
+        if hot.pending.is_empty() {
+            return Ok(hot);
+        }
+        if self.flusher.is_none() {
+            return Err(ProtectionError::Db("records are pending and nothing flushes".into()));
+        }
+        // the flusher skips its rest while anyone waits
+        hot.waiters += 1;
+        self.inner.changed.notify_all();
         while !hot.pending.is_empty() {
-            if self.flusher.is_none() {
-                return Err(ProtectionError::Db("records are pending and nothing flushes".into()));
-            }
             self.inner.changed.wait(&mut hot);
         }
+        hot.waiters -= 1;
         Ok(hot)
     }
 
@@ -366,6 +390,7 @@ impl ProtectionDb {
             if journal.append(&entry).map_err(db_err)? {
                 let payload = payload.map(|p| Arc::new(p.to_vec()));
                 hot.pending.insert(key, Pending { record, payload });
+                hot.last_append = Some(Instant::now());
                 drop(hot);
                 self.inner.changed.notify_all();
                 return Ok(Authorized::New);
@@ -517,6 +542,12 @@ impl Inner {
                 }
                 if hot.pending.is_empty() {
                     return;
+                }
+                let rested = hot.last_append.map_or(FLUSH_AFTER, |t| t.elapsed());
+                if rested < FLUSH_AFTER && hot.waiters == 0 && !hot.stop {
+                    // an append or a waiter wakes us early, and the rest is measured again
+                    self.changed.wait_for(&mut hot, FLUSH_AFTER - rested);
+                    continue;
                 }
                 hot.pending.iter().map(|(k, p)| (*k, p.clone())).collect()
             };
