@@ -210,12 +210,11 @@ pub async fn follow_with_senders(
     let hash = msg.commitment.blockHash;
     let t1 = t0.elapsed();
     let sealed = SealedBlock::new_unchecked(msg.block.clone(), hash);
-    let status = engine.new_payload(sealed, known).await?;
-    let t2 = t0.elapsed();
+    // validated and made `latest` in one turn of the engine
+    let status = engine.new_payload_as_head(sealed, known).await?;
     match status {
         PayloadStatus::Valid => {
-            commit(engine, hash).await?;
-            tracing::debug!(target: "preconf::sequencer", checks_ms = t1.as_secs_f64() * 1e3, payload_ms = t2.as_secs_f64() * 1e3, fcu_ms = t0.elapsed().as_secs_f64() * 1e3, "follow timings");
+            tracing::debug!(target: "preconf::sequencer", checks_ms = t1.as_secs_f64() * 1e3, adopted_ms = t0.elapsed().as_secs_f64() * 1e3, "follow timings");
             Ok(FollowOutcome::Imported)
         }
         PayloadStatus::Accepted => Ok(FollowOutcome::Ignored(Ignored::OtherBranch)),

@@ -744,3 +744,38 @@ async fn a_follower_seals_ahead_once_the_last_round_is_known() {
         assert_eq!(n.store.trie_root(), block.header().state_root);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_adopted_as_head_in_one_call() {
+    let a = node().await;
+    let b = node().await;
+    let mut f = TxFactory::new(167_010, devnet_accounts());
+    let blk1 = build_and_commit(&a, 2, vec![f.transfer(0, Address::repeat_byte(1), 1)]).await;
+    let blk2 = build_and_commit(&a, 4, vec![f.transfer(0, Address::repeat_byte(1), 1)]).await;
+    let genesis = b.store.heads().unwrap().latest;
+
+    // a child of an unknown parent waits, and the head stays
+    assert_eq!(
+        b.engine.new_payload_as_head(blk2.block.clone(), None).await.unwrap(),
+        PayloadStatus::Accepted
+    );
+    assert_eq!(b.store.heads().unwrap().latest, genesis);
+    // a tampered block is invalid, and the head stays
+    let mut bad = blk1.block.block().clone();
+    bad.header.gas_used += 1;
+    let bad = taiko_store::SealedBlock::seal(bad);
+    assert!(matches!(
+        b.engine.new_payload_as_head(bad, None).await.unwrap(),
+        PayloadStatus::Invalid(_)
+    ));
+    assert_eq!(b.store.heads().unwrap().latest, genesis);
+    // a valid one is `latest` when the call returns, with its state
+    assert_eq!(
+        b.engine.new_payload_as_head(blk1.block.clone(), None).await.unwrap(),
+        PayloadStatus::Valid
+    );
+    let heads = b.engine.heads().borrow().latest;
+    assert_eq!(heads.hash, blk1.block.hash());
+    assert_eq!(b.store.heads().unwrap().latest.hash, blk1.block.hash());
+    assert_eq!(b.store.trie_root(), blk1.block.header().state_root);
+}
