@@ -176,13 +176,7 @@ impl EngineHandle {
         block: SealedBlock,
         senders: Option<Vec<Address>>,
     ) -> Result<PayloadStatus, EngineError> {
-        self.call(|reply| Message::NewPayload {
-            block: Box::new(block),
-            senders,
-            adopt: false,
-            reply,
-        })
-        .await
+        self.payload(block, senders, false).await
     }
 
     /// [`Self::new_payload`] and, if the block is valid, [`Self::fork_choice_updated`] to it
@@ -193,13 +187,17 @@ impl EngineHandle {
         block: SealedBlock,
         senders: Option<Vec<Address>>,
     ) -> Result<PayloadStatus, EngineError> {
-        self.call(|reply| Message::NewPayload {
-            block: Box::new(block),
-            senders,
-            adopt: true,
-            reply,
-        })
-        .await
+        self.payload(block, senders, true).await
+    }
+
+    async fn payload(
+        &self,
+        block: SealedBlock,
+        senders: Option<Vec<Address>>,
+        adopt: bool,
+    ) -> Result<PayloadStatus, EngineError> {
+        let block = Box::new(block);
+        self.call(|reply| Message::NewPayload { block, senders, adopt, reply }).await
     }
 
     /// Makes `state.head` the head and moves safe/finalized.
