@@ -45,7 +45,7 @@ use taiko_evm::{
 use taiko_node_exex::{Chain, ExExManagerHandle, ExExNotification};
 use taiko_store::{ExecutedBlock, Heads, SealedBlock, StateChanges, Store, StoreError, TrieUndo};
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// The result of [`EngineHandle::new_payload`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +147,8 @@ enum Message {
         source: Box<dyn TxSource + Send>,
     },
     SealBuild,
+    /// Sent by [`Engine::run`]'s future when it is dropped: the thread ends.
+    Stop,
 }
 
 /// A cloneable handle to the engine actor.
@@ -291,6 +293,8 @@ pub struct Engine {
     session_imports: Arc<std::sync::atomic::AtomicU64>,
     heads: watch::Sender<Heads>,
     rx: mpsc::UnboundedReceiver<Message>,
+    /// Reaches the engine's own queue without keeping it open (see [`Engine::run`]).
+    stopper: mpsc::WeakUnboundedSender<Message>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -329,6 +333,23 @@ impl SideBlock {
 /// Most blocks kept waiting for a fork choice.
 const MAX_WAITING: usize = 1024;
 
+/// Stops the engine's thread (after the message in hand) and waits for it, when
+/// [`Engine::run`]'s future is dropped before the thread ended.
+struct StopOnDrop {
+    stopper: mpsc::WeakUnboundedSender<Message>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else { return };
+        if let Some(tx) = self.stopper.upgrade() {
+            let _ = tx.send(Message::Stop);
+        }
+        let _ = thread.join();
+    }
+}
+
 impl Engine {
     /// Creates the engine and its handle. Run it with [`Engine::run`].
     pub fn new(
@@ -350,16 +371,44 @@ impl Engine {
             retired: None,
             session_imports: session_imports.clone(),
             heads: heads_tx,
+            stopper: tx.downgrade(),
             rx,
         };
         Ok((engine, EngineHandle { tx, heads: heads_rx, session_imports }))
     }
 
-    /// Serves messages until every handle is dropped.
-    pub async fn run(mut self) {
-        while let Some(msg) = self.rx.recv().await {
-            // Execution is CPU-bound; keep the runtime's other tasks moving.
-            tokio::task::block_in_place(|| self.handle(msg));
+    /// Serves messages until every handle is dropped, on a thread of its own (`engine`), as
+    /// reth runs its engine tree: a message wakes that thread directly, not a task that must
+    /// first get a runtime worker and then hand the worker's other tasks to another thread for
+    /// its CPU-bound work. Dropping the returned future (aborting its task) stops the thread
+    /// after the message in hand and waits for it, so the engine — and its hold on the store
+    /// — is gone when the drop returns.
+    pub async fn run(self) {
+        let (done, finished) = oneshot::channel::<()>();
+        let stopper = self.stopper.clone();
+        let thread = std::thread::Builder::new().name("engine".into()).spawn(move || {
+            let mut engine = self;
+            while let Some(msg) = engine.rx.blocking_recv() {
+                if matches!(msg, Message::Stop) {
+                    debug!(target: "engine", "engine stopped");
+                    break;
+                }
+                engine.handle(msg);
+            }
+            drop(engine);
+            let _ = done.send(());
+        });
+        let thread = match thread {
+            Ok(t) => t,
+            Err(e) => {
+                error!(target: "engine", error = %e, "could not start the engine thread");
+                return;
+            }
+        };
+        let mut guard = StopOnDrop { stopper, thread: Some(thread) };
+        let _ = finished.await;
+        if let Some(t) = guard.thread.take() {
+            let _ = t.join();
         }
         debug!(target: "engine", "all handles dropped, engine stops");
     }
@@ -367,6 +416,7 @@ impl Engine {
     /// Handles one message synchronously (used by [`Self::run`], and by tests directly).
     fn handle(&mut self, msg: Message) {
         match msg {
+            Message::Stop => {}
             Message::NewPayload { block, senders, adopt, reply } => {
                 let hash = block.hash();
                 let status = self.on_new_payload(*block, senders);

@@ -779,3 +779,26 @@ async fn a_payload_adopted_as_head_in_one_call() {
     assert_eq!(b.store.heads().unwrap().latest.hash, blk1.block.hash());
     assert_eq!(b.store.trie_root(), blk1.block.header().state_root);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborting_the_engine_task_stops_its_thread_and_lets_the_store_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = Arc::new(ChainSpec::devnet());
+    let store =
+        Arc::new(Store::open(dir.path().join("db.redb"), spec, StoreOptions::default()).unwrap());
+    let (engine, handle) = Engine::new(store.clone(), None).unwrap();
+    let task = tokio::spawn(engine.run());
+    // the engine serves from its thread
+    let head = store.heads().unwrap().latest.hash;
+    handle.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await.unwrap();
+    assert_eq!(Arc::strong_count(&store), 2, "the engine holds the store");
+    // a node's shutdown aborts the task while handles still exist: once the abort is through,
+    // the engine is gone, and calls are refused
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(Arc::strong_count(&store), 1, "the engine let the store go");
+    assert!(matches!(
+        handle.fork_choice_updated(ForkchoiceState { head, ..Default::default() }).await,
+        Err(EngineError::Stopped)
+    ));
+}
