@@ -2,8 +2,9 @@
 //!
 //! # Design
 //!
-//! [`Engine`] is an actor owning the [`Store`]; everything else talks to it through a cloneable
-//! [`EngineHandle`] (a message enum with oneshot replies, as in reth):
+//! [`Engine`] is an actor owning the [`Store`], running on a thread of its own ([`Engine::run`]);
+//! everything else talks to it through a cloneable [`EngineHandle`] (a message enum with oneshot
+//! replies, as in reth):
 //!
 //! - [`EngineHandle::new_payload`] validates a block. If its parent is `latest` it is fully
 //!   re-executed ([`taiko_evm::import_block`]) and kept as *valid*, not yet canonical; otherwise
@@ -14,7 +15,9 @@
 //!   [`EngineHandle::append_build`]: the block executes on a [`taiko_evm::BuildSession`]'s
 //!   thread while transactions arrive, and `build_payload` with the session's attributes on the
 //!   same `latest` only runs the last round and seals it. Any other `build_payload`, or a new
-//!   `latest`, drops the session.
+//!   `latest`, drops the session. A follower executing a preconfer's streamed block in a session
+//!   seals it ahead with [`EngineHandle::seal_build`] once the preconfer says the block is
+//!   complete; the block's `new_payload` then only compares the sealed hash.
 //! - **The tries and a session.** A session applies each round's state changes to the store's
 //!   tries as it goes (so sealing hashes only the last round's), which makes the tries hold
 //!   `latest` plus the session's block for the session's whole life. The engine therefore
@@ -25,6 +28,8 @@
 //!   or reorgs (unwind to the fork point, then execute and commit the new branch; if the branch
 //!   turns out invalid the old one is restored), moves `safe` and `finalized`, and reports the
 //!   change to the ExEx manager as `ChainCommitted`, `ChainReorged` or `ChainReverted`.
+//!   [`EngineHandle::new_payload_as_head`] does both for a block that extends `latest`, in one
+//!   turn.
 //!
 //! Heads are published on a `watch` channel ([`EngineHandle::heads`]). Reorgs are limited to the
 //! store's revert window and never go below `finalized`.
