@@ -10,9 +10,9 @@
 //! very block that was committed to (same hash). The fragment sent when the preconfer seals
 //! the block (its last round, possibly empty) is marked `last`: nothing follows it, so a
 //! follower seals its copy right away, while the preconfer signs, and the signed block then
-//! costs it a comparison of hashes. Fragments commit to nothing: a wrong, missing
-//! or withheld fragment only sends the follower back to importing the block in full, and the
-//! commitment and slashing protection are untouched.
+//! costs it a comparison of hashes. Fragments commit to nothing: a wrong, missing or withheld
+//! fragment only sends the follower back to importing the block in full, and the commitment
+//! and slashing protection are untouched.
 //!
 //! Wire format, version 1 — raw snappy of:
 //!
@@ -24,8 +24,9 @@
 //! ```
 //!
 //! The signature is EIP-712 over `PreconfFragment` (chain, number, parent hash, index,
-//! `keccak256(body)` and the `last` mark) under the commitment domain: a different primary type, so a fragment
-//! signature can never pass for a commitment's. Sizes are bounded as for blocks.
+//! `keccak256(body)` and the `last` mark) under the commitment domain: a different primary
+//! type, so a fragment signature can never pass for a commitment's. Sizes are bounded as for
+//! blocks.
 
 use alloy::{
     consensus::TxEnvelope,

@@ -20,9 +20,9 @@
 //! and one `fdatasync` into a file whose blocks are allocated up front, instead of a redb commit
 //! on the path between sealing a block and publishing it), and a thread of the database copies
 //! it into redb once the journal has rested for [`FLUSH_AFTER`] (so the copy stays out of the
-//! milliseconds after a signature, when the block is published and imported). Until then it is *pending*: every question — authorize, record,
-//! payload — looks at the pending records first, and export, import and pruning wait until
-//! there are none. Opening the database copies what the journal holds into redb before
+//! milliseconds after a signature, when the block is published and imported). Until then it
+//! is *pending*: every question — authorize, record, payload — looks at the pending records
+//! first, and export, import and pruning wait until there are none. Opening the database copies what the journal holds into redb before
 //! anything else. A record that does not fit in the journal is committed to redb directly.
 
 mod journal;
