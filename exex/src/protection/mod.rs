@@ -16,14 +16,15 @@
 //! between machines; importing never removes or replaces a record, so a height recorded on
 //! either side stays blocked for any other commitment.
 //!
-//! A new record is made durable in a journal beside the database first ([`journal`]: one write
+//! A new record is made durable in a journal beside the database first (`journal`: one write
 //! and one `fdatasync` into a file whose blocks are allocated up front, instead of a redb commit
 //! on the path between sealing a block and publishing it), and a thread of the database copies
-//! it into redb once the journal has rested for [`FLUSH_AFTER`] (so the copy stays out of the
+//! it into redb once the journal has rested for 100 ms (so the copy stays out of the
 //! milliseconds after a signature, when the block is published and imported). Until then it
 //! is *pending*: every question — authorize, record, payload — looks at the pending records
-//! first, and export, import and pruning wait until there are none. Opening the database copies what the journal holds into redb before
-//! anything else. A record that does not fit in the journal is committed to redb directly.
+//! first, and export, import and pruning wait until there are none. Opening the database
+//! copies what the journal holds into redb before anything else. A record that does not fit in
+//! the journal is committed to redb directly.
 
 mod journal;
 
